@@ -1,0 +1,110 @@
+"""Platform metadata (uploads and their receipts) in SQLAlchemy: SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+from pydantic import BaseModel, Field
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Upload(Base):
+    """One delivery of one file. Re-sent bytes get their own row pointing at the original."""
+
+    __tablename__ = "uploads"
+
+    upload_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    partner: Mapped[str] = mapped_column(String(40), index=True)
+    dataset: Mapped[str] = mapped_column(String(40))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    # partner/dataset/sha256 on originals only (NULL on duplicates): the unique index is what
+    # makes "the same bytes twice" impossible to ingest twice, even under concurrency.
+    content_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    duplicate_of: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))  # landed | ingesting | done | refused | failed
+    landing_path: Mapped[str] = mapped_column(Text)
+    encoding: Mapped[str | None] = mapped_column(String(20))
+    rows_in: Mapped[int] = mapped_column(Integer, default=0)
+    rows_valid: Mapped[int] = mapped_column(Integer, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    reasons: Mapped[dict] = mapped_column(JSON, default=dict)
+    warnings: Mapped[dict] = mapped_column(JSON, default=dict)
+    notes: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    bronze_version: Mapped[int | None] = mapped_column(Integer)
+    quarantine_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Receipt(BaseModel):
+    """What a partner gets back for a delivery (BRIEF §10)."""
+
+    upload_id: str
+    partner: str
+    dataset: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    status: str
+    rows_in: int = 0
+    rows_valid: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = Field(default_factory=dict)
+    warnings: dict[str, int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    duplicate_of: str | None = None
+    error: str | None = None
+    bronze_version: int | None = None
+    quarantine_version: int | None = None
+
+    @classmethod
+    def of(cls, upload: Upload, original: Upload | None = None) -> Receipt:
+        """The receipt of an upload; a duplicate reports its original's counts."""
+        source = original or upload
+        return cls(
+            upload_id=upload.upload_id, partner=upload.partner, dataset=upload.dataset,
+            file_name=upload.file_name, sha256=upload.sha256, size_bytes=upload.size_bytes,
+            status=upload.status, rows_in=source.rows_in, rows_valid=source.rows_valid,
+            rows_quarantined=source.rows_quarantined, reasons=source.reasons or {},
+            warnings=source.warnings or {}, notes=list(upload.notes or []),
+            duplicate_of=upload.duplicate_of, error=upload.error,
+            bronze_version=source.bronze_version, quarantine_version=source.quarantine_version,
+        )
+
+
+@cache
+def engine(url: str) -> Engine:
+    """One engine per URL, with the schema created on first use."""
+    eng = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(eng)
+    return eng
+
+
+def session(url: str) -> Session:
+    return Session(engine(url), expire_on_commit=False)
+
+
+def find_original(db: Session, content_key: str) -> Upload | None:
+    return db.scalar(select(Upload).where(Upload.content_key == content_key))
+
+
+def list_uploads(url: str, partner: str | None = None) -> list[Upload]:
+    with session(url) as db:
+        query = select(Upload).order_by(Upload.created_at)
+        if partner:
+            query = query.where(Upload.partner == partner)
+        return list(db.scalars(query))

@@ -1,0 +1,107 @@
+"""The one typed settings object; every path and URL of the platform derives from it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where the repository's Airflow DAG files live (the code checkout, not the data home).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Platform settings, read from ``LCDP_*`` environment variables (``--home`` sets ``home``).
+
+    Only ``home`` is needed; everything else has an embedded default derived from it:
+    the lake, the landing zone, a SQLite metadata DB, a local MLflow store, an Airflow home,
+    and an embedded Sail engine (``spark_remote`` empty).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LCDP_", extra="ignore")
+
+    home: Path = Field(default=Path(".lcdp"), description="Root of all platform state.")
+    metadata_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in home.")
+    mlflow_tracking_uri: str = Field(default="", description="Empty = SQLite in home.")
+    spark_remote: str = Field(
+        default="", description="Spark Connect URL (sc://host:port); empty = embedded Sail."
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for identifiers. Empty = a random key kept in home/secrets.",
+    )
+    dags_folder: Path = Field(default=REPO_ROOT / "dags")
+    max_upload_bytes: int = Field(default=4 * 1024**3, description="Deliveries above are refused.")
+    csv_block_bytes: int = Field(default=8 * 1024**2, description="Parse block size; bounds memory.")
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def lake_root(self) -> Path:
+        return self.home_dir / "lake"
+
+    @property
+    def landing_root(self) -> Path:
+        return self.home_dir / "landing"
+
+    @property
+    def staging_root(self) -> Path:
+        """Scratch space for a delivery being parsed; emptied after each ingest."""
+        return self.home_dir / "staging"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home_dir / "airflow"
+
+    @property
+    def metadata_db_url(self) -> str:
+        return self.metadata_url or f"sqlite:///{self.home_dir / 'metadata.db'}"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return self.home_dir / "mlartifacts"
+
+    @cached_property
+    def hmac_key(self) -> bytes:
+        """The pseudonymization key: configured, or generated once and kept (0600) in home."""
+        if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value():
+            return self.pseudonym_key.get_secret_value().encode()
+        key_file = self.home_dir / "secrets" / "pseudonym.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return key_file.read_text().strip().encode()
+
+    def ensure_dirs(self) -> None:
+        for path in (self.lake_root, self.landing_root, self.staging_root):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def as_env(self) -> dict[str, str]:
+        """Environment that hands these settings to a child process (Airflow, tasks)."""
+        env = {"LCDP_HOME": str(self.home_dir)}
+        if self.metadata_url:
+            env["LCDP_METADATA_URL"] = self.metadata_url
+        if self.mlflow_tracking_uri:
+            env["LCDP_MLFLOW_TRACKING_URI"] = self.mlflow_tracking_uri
+        if self.spark_remote:
+            env["LCDP_SPARK_REMOTE"] = self.spark_remote
+        if self.pseudonym_key is not None:
+            env["LCDP_PSEUDONYM_KEY"] = self.pseudonym_key.get_secret_value()
+        return env
+
+
+def load_settings(home: Path | None = None) -> Settings:
+    """Settings from the environment, with ``home`` (the CLI's ``--home``) taking precedence."""
+    return Settings(home=home) if home is not None else Settings()
