@@ -31,26 +31,30 @@ def split_duplicates(
     """
     key_name = key_label or "+".join(key)
     scope = key if unique_across_deliveries else [*key, "_upload_id"]
+    row_id = ["_upload_id", "_row_number"]
+    # Duplicates are rare: find the repeated keys with a hash aggregate, and rank only the
+    # rows that carry them (a window over every staged row costs several times more).
+    repeated = staged.groupBy(*scope).count().where(F.col("count") > 1).drop("count")
+    candidates = staged.join(repeated, on=scope, how="left_semi")
     ordered = Window.partitionBy(*scope).orderBy(*ORDER)
-    ranked = (
-        staged.withColumn("_rank", F.row_number().over(ordered))
-        .withColumn("_first_upload", F.first("_upload_id").over(ordered))
+    first_upload = F.first("_upload_id").over(ordered.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing))
+    in_batch = (
+        candidates.withColumn("_rank", F.row_number().over(ordered))
+        .withColumn("_first_upload", first_upload)
+        .where(F.col("_rank") > 1)
+        .withColumn("reason", F.when(F.col("_upload_id") == F.col("_first_upload"),
+                                     F.lit(f"{key_name}:duplicate_in_file"))
+                    .otherwise(F.lit(f"{key_name}:duplicate_across_deliveries")))
+        .drop("_rank", "_first_upload")
     )
+    duplicates = in_batch
     if unique_across_deliveries and existing_keys is not None:
-        seen = existing_keys.select(*key).distinct().withColumn("_in_bronze", F.lit(True))
-        ranked = ranked.join(seen, on=key, how="left")
-    else:
-        ranked = ranked.withColumn("_in_bronze", F.lit(False))
-    ranked = ranked.withColumn(
-        "reason",
-        F.when(F.col("_in_bronze") == F.lit(True), F.lit(f"{key_name}:duplicate_across_deliveries"))
-        .when((F.col("_rank") > 1) & (F.col("_upload_id") == F.col("_first_upload")),
-              F.lit(f"{key_name}:duplicate_in_file"))
-        .when(F.col("_rank") > 1, F.lit(f"{key_name}:duplicate_across_deliveries")),
-    )
-    helpers = ["_rank", "_first_upload", "_in_bronze"]
-    accepted = ranked.where(F.col("reason").isNull()).drop(*helpers, "reason", "_raw", "_upload_seq")
-    duplicates = ranked.where(F.col("reason").isNotNull()).drop(*helpers)
+        seen = existing_keys.select(*key).distinct()
+        in_bronze = staged.join(seen, on=key, how="left_semi").withColumn(
+            "reason", F.lit(f"{key_name}:duplicate_across_deliveries"))
+        # a row both repeated in the batch and already in bronze is reported once
+        duplicates = in_bronze.unionByName(in_batch.join(in_bronze.select(*row_id), on=row_id, how="left_anti"))
+    accepted = staged.join(duplicates.select(*row_id), on=row_id, how="left_anti").drop("_raw", "_upload_seq")
     return accepted, duplicates
 
 

@@ -81,10 +81,10 @@ def _stage_file(contract: Contract, upload: Upload, seq: int, settings: Settings
 
     def lineage(n: int, row_numbers: np.ndarray) -> dict[str, pa.Array]:
         return {
-            "_upload_id": pa.array([upload.upload_id] * n, pa.string()),
-            "_source_file": pa.array([source_file] * n, pa.string()),
+            "_upload_id": pa.repeat(pa.scalar(upload.upload_id, pa.string()), n),
+            "_source_file": pa.repeat(pa.scalar(source_file, pa.string()), n),
             "_row_number": pa.array(row_numbers, pa.int64()),
-            "_ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+            "_ingested_at": pa.repeat(pa.scalar(ingested_at, pa.timestamp("us", tz="UTC")), n),
         }
 
     try:
@@ -121,12 +121,15 @@ def _stage_file(contract: Contract, upload: Upload, seq: int, settings: Settings
                         values = pseudonymizer.column(col.identifier, values)
                     columns[col.target_name] = values
                 n = len(keep)
-                warn_lists = [checked.warnings.get(int(i)) for i in keep]
-                for w in warn_lists:
-                    if w:
-                        staged.warnings.update(w)
                 columns.update(lineage(n, batch.row_numbers[keep]))
-                columns["_warnings"] = pa.array(warn_lists, pa.list_(pa.string()))
+                if checked.warnings:
+                    warn_lists = [checked.warnings.get(int(i)) for i in keep]
+                    for w in warn_lists:
+                        if w:
+                            staged.warnings.update(w)
+                    columns["_warnings"] = pa.array(warn_lists, pa.list_(pa.string()))
+                else:
+                    columns["_warnings"] = pa.nulls(n, pa.list_(pa.string()))
                 columns["_upload_seq"] = pa.array(np.full(n, seq, np.int32))
                 columns["_raw"] = pa.StructArray.from_arrays(
                     [raw.column(c).combine_chunks() for c in contract.column_names], names=contract.column_names
@@ -172,6 +175,14 @@ def _bronze_load(contract: Contract, staged: list[_Staged], settings: Settings, 
             staged_df, contract.bronze_key, contract.unique_across_deliveries, existing,
             key_label="+".join(contract.key),
         )
+        # Materialize the (small) duplicates once: counting, the quarantine append and the
+        # bronze anti-join then read them instead of recomputing the search three times.
+        dup_dir = str(batch_dir / "duplicates")
+        duplicates.write.mode("overwrite").parquet(dup_dir)
+        # (schema given: an empty result may be written as no file at all)
+        duplicates = spark.read.schema(duplicates.schema).parquet(dup_dir)
+        accepted = staged_df.join(duplicates.select("_upload_id", "_row_number"),
+                                  on=["_upload_id", "_row_number"], how="left_anti").drop("_raw", "_upload_seq")
         for row in duplicates.groupBy("_upload_id", "reason").count().collect():
             dup_counts[(row["_upload_id"], row["reason"])] = row["count"]
         if dup_counts:

@@ -25,15 +25,25 @@ def normalize(kind: str, value: str) -> str:
 class Pseudonymizer:
     """Maps raw identifiers to stable pseudonyms under one key."""
 
+    #: Remembered pseudonyms per instance; one delivery's cardholders and merchants fit easily.
+    CACHE_LIMIT = 2_000_000
+
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("the pseudonymization key must be at least 16 bytes")
         self._inner = hmac.new(key, digestmod=hashlib.sha256)
+        self._cache: dict[tuple[str, str], str] = {}
 
     def one(self, kind: str, value: str) -> str:
+        cached = self._cache.get((kind, value))
+        if cached is not None:
+            return cached
         mac = self._inner.copy()
         mac.update(f"{kind}:{normalize(kind, value)}".encode())
-        return mac.hexdigest()[:32]
+        digest = mac.hexdigest()[:32]
+        if len(self._cache) < self.CACHE_LIMIT:
+            self._cache[(kind, value)] = digest
+        return digest
 
     def column(self, kind: str, values: pa.Array) -> pa.Array:
         """Pseudonymize a string column; nulls stay null. Each distinct value is hashed once

@@ -1,0 +1,235 @@
+"""``lcdp``: the platform's command line (BRIEF §10). Every command takes ``--home`` and
+``--json`` (one JSON object as the last line of stdout); logs and progress go to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lcdp import log
+from lcdp.settings import Settings, load_settings
+
+app = typer.Typer(help="Local Currency Data Platform.", no_args_is_help=True, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    json: bool
+
+
+def _ctx(ctx: typer.Context) -> Ctx:
+    return ctx.obj
+
+
+def _emit(c: Ctx, payload: Any, render) -> None:
+    """Human output, or with ``--json`` one JSON object as the last line of stdout."""
+    if c.json:
+        data = payload.model_dump(mode="json") if hasattr(payload, "model_dump") else payload
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    else:
+        render()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option("--home", envvar="LCDP_HOME", help="Platform home (lake, landing, metadata, Airflow).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line of stdout.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "WARNING",
+) -> None:
+    log.configure(level=log_level.upper())
+    ctx.obj = Ctx(settings=load_settings(home), json=as_json)
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write partner files, truth and manifest into.")],
+    merchants: Annotated[int, typer.Option(min=10)] = 300,
+    months: Annotated[int, typer.Option(min=1, max=72)] = 12,
+    seed: int = 7,
+    start: Annotated[str, typer.Option(help="First month, YYYY-MM.")] = "2024-01",
+    dirty: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of records to corrupt with real-world faults.")] = 0.0,
+) -> None:
+    """Generate partner files in their native formats, with ground truth and a manifest."""
+    from lcdp.generator import WorldParams
+    from lcdp.generator import generate as run_generate
+
+    c = _ctx(ctx)
+    try:
+        with err.status("generating") as status:
+            manifest = run_generate(out_dir, WorldParams(merchants=merchants, months=months, seed=seed, start=start),
+                                    dirty=dirty, progress=lambda m: status.update(m))
+    except ValueError as exc:
+        _fail(str(exc))
+    summary: dict[str, dict[str, int]] = {}
+    for f in manifest.files:
+        s = summary.setdefault(f"{f.partner}.{f.dataset}", {"files": 0, "rows": 0, "faulty_rows": 0})
+        s["files"] += 1
+        s["rows"] += f.rows
+        s["faulty_rows"] += f.faulty_rows
+
+    def render() -> None:
+        t = Table("feed", "files", "rows", "faulty rows", title=f"generated in {out_dir}")
+        for k, v in summary.items():
+            t.add_row(k, str(v["files"]), str(v["rows"]), str(v["faulty_rows"]))
+        out.print(t)
+
+    _emit(c, {"out": str(out_dir), "feeds": summary, "manifest": str(out_dir / "manifest.json")}, render)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    partner: str,
+    dataset: str,
+    paths: Annotated[list[Path], typer.Argument(help="Files (or folders of files) to deliver, as one batch.")],
+) -> None:
+    """Ingest a delivery: prints its receipt. Exit 2 when the delivery is refused whole."""
+    from lcdp.contracts import ContractError, get_contract
+    from lcdp.ingest import ingest_files
+    from lcdp.readers import DeliveryRefused
+
+    c = _ctx(ctx)
+    try:
+        get_contract(partner, dataset)
+    except ContractError as exc:
+        _fail(str(exc))
+    files: list[Path] = []
+    for p in paths:
+        files.extend(sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])
+    if not files:
+        _fail(f"no files in {', '.join(map(str, paths))}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=len(files) == 1) as progress:
+        task = progress.add_task(f"parsing {partner}.{dataset}", total=len(files))
+        seen: set[str] = set()
+
+        def on_progress(name: str, _rows: int) -> None:
+            if name not in seen:
+                seen.add(name)
+                progress.update(task, completed=len(seen), description=f"parsing {name}")
+
+        try:
+            receipts = ingest_files(c.settings, partner, dataset, files, on_progress)
+        except DeliveryRefused as exc:
+            _fail(str(exc))
+    refused = [r for r in receipts if r.status == "refused"]
+    payload: Any = receipts[0] if len(receipts) == 1 else {"receipts": [r.model_dump(mode="json") for r in receipts]}
+
+    def render() -> None:
+        for r in receipts:
+            out.print_json(r.model_dump_json())
+
+    _emit(c, payload, render)
+    if refused and len(refused) == len(receipts):
+        _fail(f"delivery refused: {refused[0].error}")
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """State of every lake table and every partner's uploads."""
+    from lcdp.status import collect
+
+    c = _ctx(ctx)
+    state = collect(c.settings)
+
+    def render() -> None:
+        t = Table("table", "rows", "version", "last write", title=f"lake in {state.home}")
+        for row in state.tables:
+            t.add_row(row.name, "—" if row.rows is None else f"{row.rows:,}",
+                      "—" if row.version is None else str(row.version), row.last_write or "not written yet")
+        out.print(t)
+        u = Table("feed", "uploads", "by status", "rows valid", "rows quarantined", "last upload", title="uploads")
+        for row in state.uploads:
+            u.add_row(f"{row.partner}.{row.dataset}", str(row.uploads),
+                      ", ".join(f"{k} {v}" for k, v in row.by_status.items()),
+                      f"{row.rows_valid:,}", f"{row.rows_quarantined:,}", row.last_upload or "")
+        out.print(u)
+
+    _emit(c, state, render)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    merchants: Annotated[int, typer.Option(min=10)] = 300,
+    months: Annotated[int, typer.Option(min=1, max=72)] = 12,
+    seed: int = 7,
+    dirty: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.02,
+) -> None:
+    """Generate partner data and run the whole pipeline through Airflow; print a summary."""
+    from lcdp.airflow_runner import AirflowError
+    from lcdp.demo import run_demo
+    from lcdp.generator import WorldParams
+
+    c = _ctx(ctx)
+    try:
+        with err.status("starting") as spinner:
+            summary = run_demo(c.settings, WorldParams(merchants=merchants, months=months, seed=seed), dirty,
+                               step=lambda m: (spinner.update(m), err.print(f"• {m}", highlight=False)))
+    except (AirflowError, ValueError) as exc:
+        _fail(f"{exc}\n(full Airflow output: {c.settings.home_dir / 'demo-airflow.log'})", 1)
+
+    def render() -> None:
+        t = Table("table", "rows", title="lake tables")
+        for name, rows in summary.tables.items():
+            t.add_row(name, f"{rows:,}")
+        out.print(t)
+        i = Table("feed", "uploads", "duplicates", "refused", "rows in", "valid", "quarantined", title="ingestion")
+        for feed, v in summary.ingestion.items():
+            i.add_row(feed, *(f"{v[k]:,}" for k in ("uploads", "duplicates", "refused", "rows_in", "rows_valid", "rows_quarantined")))
+        out.print(i)
+        out.print(f"DAG runs: {summary.dag_runs}; {summary.seconds} s ({summary.stage_seconds})")
+
+    _emit(c, summary, render)
+
+
+@app.command()
+def bench(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest.")] = "ingest",
+    rows: Annotated[int, typer.Option(help="Rows in the kona file.")] = 1_000_000,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
+) -> None:
+    """Measure a stage against a plain peer in the same run; prints JSON results."""
+    from lcdp.bench import BENCHES
+
+    c = _ctx(ctx)
+    if stage not in BENCHES:
+        _fail(f"unknown bench stage {stage!r} (known: {', '.join(BENCHES)})")
+    with err.status(f"benchmarking {stage}"):
+        result = BENCHES[stage](c.settings, rows)
+    if out_file:
+        out_file.write_text(json.dumps(result, indent=2))
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def contracts(ctx: typer.Context) -> None:
+    """Print the reference docs of every dataset contract (generated from schemas/)."""
+    from lcdp.contracts import load_contracts, render_markdown
+
+    c = _ctx(ctx)
+    _emit(c, {f"{p}.{d}": k.model_dump(mode="json") for (p, d), k in load_contracts().items()},
+          lambda: sys.stdout.write(render_markdown() + "\n"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
