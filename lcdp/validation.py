@@ -115,13 +115,18 @@ def _typed_column(col: Column, raw: pa.Array, findings: _Findings, table: pa.Tab
         findings.add(pc.invert(ok), f"{name}:not_a_number")
         value = pc.cast(pc.if_else(ok, raw, pa.scalar(None, pa.string())), pa.float64())
     else:  # date, month, timestamp
-        parsed = pc.strptime(raw, format=col.format, unit="us", error_is_null=True)
+        parsed = pc.strptime(raw, format=col.format, unit="s", error_is_null=True)
+        # Arrow's strptime rolls impossible days over (2024-02-30 → 03-01): a value is a real
+        # date only if formatting it back gives the delivered text.
+        exact = pc.equal(pc.strftime(parsed, format=col.format), raw)
+        parsed = pc.if_else(exact, parsed, pa.scalar(None, parsed.type))
         findings.add(pc.and_(pc.is_valid(raw), pc.is_null(parsed)), f"{name}:bad_{col.type}")
         if col.type == "timestamp":
-            value = pc.assume_timezone(parsed, col.timezone, ambiguous="earliest", nonexistent="earliest")
+            value = pc.assume_timezone(pc.cast(parsed, pa.timestamp("us")), col.timezone,
+                                       ambiguous="earliest", nonexistent="earliest")
             value = pc.cast(value, pa.timestamp("us", tz="UTC"))
         else:
-            value = pc.cast(pc.cast(parsed, pa.timestamp("s")), pa.date32())
+            value = pc.cast(parsed, pa.date32())
 
     lo, hi = _bound(col.min, col), _bound(col.max, col)
     if col.negative_when and lo is not None:

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up the platform on a fresh machine: a virtual environment in .venv with the exact,
+# tested-together versions of requirements.lock, and the platform itself (editable).
+# Safe to run again: an up-to-date environment is left as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! command -v uv >/dev/null 2>&1; then
+  "$PY" -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+fi
+UV="$(command -v uv || echo "$PY -m uv")"
+[ -x .venv/bin/python ] || $UV venv --quiet --python 3.11 .venv
+$UV pip sync --quiet --python .venv/bin/python requirements.lock
+$UV pip install --quiet --python .venv/bin/python --no-deps -e .
