@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 _CHUNK = 1024 * 1024
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_NAME = re.compile(r"[^\w.-]+")  # \w keeps Hangul: partners name files in Korean
 
 
 class UnsafeFileName(ValueError):

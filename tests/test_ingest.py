@@ -1,0 +1,192 @@
+"""Ingestion end to end on the embedded engine: landing → bronze/quarantine → receipt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+from deltalake import DeltaTable
+from sqlalchemy import update
+
+from lcdp import catalog, metadata
+from lcdp.ingest import ingest_file, ingest_files
+from tests.conftest import kona_row, write_kona
+
+pytestmark = pytest.mark.usefixtures("spark")
+
+
+def bronze_rows(settings, name="kona_transactions") -> list[dict]:
+    return DeltaTable(str(settings.lake_root / "bronze" / name)).to_pyarrow_table().to_pylist()
+
+
+def quarantine_rows(settings, name="kona_transactions") -> list[dict]:
+    return DeltaTable(str(settings.lake_root / "quarantine" / name)).to_pyarrow_table().to_pylist()
+
+
+def test_bad_rows_are_quarantined_with_raw_values_and_reasons(settings, tmp_path):
+    lines = [
+        kona_row("T00000001"),
+        kona_row("T00000002", amount="abc"),
+        kona_row("T00000003", amount="-500"),
+        kona_row("R00000004", amount="-500", orig="T00000001"),
+        kona_row("T00000005", ts="2099-01-01 00:00:00"),
+        kona_row("T00000006", ts="2018-01-01 00:00:00"),
+        "T00000007,CARD00000001",
+        kona_row("T00000008") + ",EXTRA",
+        kona_row("T00000001", card="CARD00000009"),
+        kona_row("T00000010", channel="=cmd|' /C calc'!A0"),
+    ]
+    receipt = ingest_file(settings, "kona", "transactions", write_kona(tmp_path / "day.csv", lines))
+    assert receipt.status == "done" and receipt.duplicate_of is None
+    assert (receipt.rows_in, receipt.rows_valid, receipt.rows_quarantined) == (10, 2, 8)
+    assert receipt.reasons == {
+        "amount:not_integer": 1, "amount:negative_without_orig_tx_id": 1, "tx_ts:in_future": 1,
+        "tx_ts:before_program_start": 1, "row:too_few_fields": 1, "row:too_many_fields": 1,
+        "tx_id:duplicate_in_file": 1, "channel:not_allowed": 1,
+    }
+    assert sorted(r["tx_id"] for r in bronze_rows(settings)) == ["R00000004", "T00000001"]
+    quarantined = {r["_row_number"]: r for r in quarantine_rows(settings)}
+    assert set(quarantined) == {2, 3, 5, 6, 7, 8, 9, 10}
+    assert quarantined[7]["raw_record"] == "T00000007,CARD00000001"
+    assert json.loads(quarantined[2]["raw_record"])["amount"] == "abc"
+    assert json.loads(quarantined[9]["raw_record"])["card_token"] == "CARD00000009"  # delivered value
+    assert quarantined[9]["reasons"] == ["tx_id:duplicate_in_file"]
+    assert all(r["_upload_id"] == receipt.upload_id for r in quarantined.values())
+
+
+def test_duplicate_transaction_ids_across_deliveries(settings, tmp_path):
+    first = ingest_file(settings, "kona", "transactions", write_kona(tmp_path / "d1.csv", [kona_row("T00000001")]))
+    second = ingest_file(settings, "kona", "transactions",
+                         write_kona(tmp_path / "d2.csv", [kona_row("T00000001", amount="777"), kona_row("T00000002")]))
+    assert first.rows_valid == 1
+    assert (second.rows_valid, second.rows_quarantined) == (1, 1)
+    assert second.reasons == {"tx_id:duplicate_across_deliveries": 1}
+    # within one batch of files, the earlier file keeps the id
+    batch = ingest_files(settings, "kona", "transactions", [
+        write_kona(tmp_path / "d3.csv", [kona_row("T00000003")]),
+        write_kona(tmp_path / "d4.csv", [kona_row("T00000003", amount="9"), kona_row("T00000004")]),
+    ])
+    assert [r.reasons for r in batch] == [{}, {"tx_id:duplicate_across_deliveries": 1}]
+    amounts = {r["tx_id"]: r["amount"] for r in bronze_rows(settings)}
+    assert amounts == {"T00000001": 15000, "T00000002": 15000, "T00000003": 15000, "T00000004": 15000}
+
+
+def test_snapshot_datasets_accept_a_key_again_in_a_later_delivery(settings, tmp_path):
+    header = "brn|company_name|snapshot_month|credit_grade|delinquency_count|delinquency_days|loan_balance|years_in_business"
+    row = "120-81-47521|가게|2024-01|{g}|0|0|1000|2.5"
+    a = tmp_path / "a.psv"
+    a.write_text("\n".join([header, row.format(g=3), row.format(g=4)]) + "\n")
+    b = tmp_path / "b.psv"
+    b.write_text("\n".join([header, row.format(g=5)]) + "\n")
+    ra, rb = ingest_file(settings, "ked", "credit", a), ingest_file(settings, "ked", "credit", b)
+    assert ra.reasons == {"brn+snapshot_month:duplicate_in_file": 1} and ra.rows_valid == 1
+    assert rb.rows_valid == 1 and rb.rows_quarantined == 0  # a correction, resolved by silver
+    assert sorted(r["credit_grade"] for r in bronze_rows(settings, "ked_credit")) == [3, 5]
+
+
+def test_redelivery_of_the_same_bytes_changes_nothing(settings, tmp_path):
+    path = write_kona(tmp_path / "day.csv", [kona_row("T00000001"), kona_row("T00000002", amount="x")])
+    first = ingest_file(settings, "kona", "transactions", path)
+    versions = {n: catalog.version(n, settings) for n in ("bronze.kona_transactions", "quarantine.kona_transactions")}
+    renamed = tmp_path / "same-bytes-other-name.csv"
+    renamed.write_bytes(path.read_bytes())
+    for again in (path, renamed):
+        receipt = ingest_file(settings, "kona", "transactions", again)
+        assert receipt.duplicate_of == first.upload_id and receipt.upload_id != first.upload_id
+        assert (receipt.rows_in, receipt.rows_valid, receipt.rows_quarantined) == (2, 1, 1)
+        assert receipt.sha256 == first.sha256
+    assert {n: catalog.version(n, settings) for n in versions} == versions
+    assert len(bronze_rows(settings)) == 1 and len(quarantine_rows(settings)) == 1
+    landed = [p for p in settings.landing_root.rglob("*") if p.is_file()]
+    assert len(landed) == 1  # the copies were not kept twice
+
+
+def test_a_refused_delivery_writes_nothing_and_stays_refused(settings, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    receipt = ingest_file(settings, "kona", "transactions", empty)
+    assert receipt.status == "refused" and "empty" in receipt.error
+    assert receipt.rows_in == 0 and catalog.row_count("bronze.kona_transactions", settings) in (None, 0)
+    again = ingest_file(settings, "kona", "transactions", empty)
+    assert again.status == "refused" and again.duplicate_of == receipt.upload_id
+
+
+def test_an_interrupted_ingest_is_redone_without_duplicating_rows(settings, tmp_path):
+    path = write_kona(tmp_path / "day.csv", [kona_row("T00000001"), kona_row("T00000002"), kona_row("T00000003", amount="x")])
+    first = ingest_file(settings, "kona", "transactions", path)
+    # as if the process died after the Delta commits but before the receipt was recorded
+    with metadata.session(settings.metadata_db_url) as db:
+        db.execute(update(metadata.Upload).where(metadata.Upload.upload_id == first.upload_id).values(status="ingesting"))
+        db.commit()
+    redone = ingest_file(settings, "kona", "transactions", path)
+    assert redone.upload_id == first.upload_id and redone.status == "done" and redone.duplicate_of is None
+    assert (redone.rows_valid, redone.rows_quarantined) == (2, 1)
+    assert sorted(r["tx_id"] for r in bronze_rows(settings)) == ["T00000001", "T00000002"]
+    assert len(quarantine_rows(settings)) == 1
+
+
+def test_unknown_partner_or_dataset_is_refused_before_anything_lands(settings, tmp_path):
+    from lcdp.contracts import ContractError
+
+    path = write_kona(tmp_path / "day.csv", [kona_row()])
+    with pytest.raises(ContractError, match="has no dataset 'loans'"):
+        ingest_file(settings, "kona", "loans", path)
+    assert not settings.landing_root.exists() or not any(settings.landing_root.rglob("*.csv"))
+
+
+def test_generated_dirty_feeds_match_the_manifest_and_hold_no_raw_identifier(settings, dirty_data):
+    out, manifest = dirty_data
+    feeds = sorted({(f.partner, f.dataset) for f in manifest.files})
+    raw_ids: set[str] = set()
+    for partner, dataset in feeds:
+        entries = manifest.for_dataset(partner, dataset)
+        receipts = ingest_files(settings, partner, dataset, [out / e.path for e in entries])
+        for entry, receipt in zip(entries, receipts):
+            assert receipt.status == "done", receipt.error
+            assert receipt.rows_in == entry.rows
+            assert receipt.rows_quarantined == entry.faulty_rows, (entry.path, receipt.reasons, entry.faults)
+            assert receipt.rows_in == receipt.rows_valid + receipt.rows_quarantined
+            if dataset == "merchants":
+                assert sum(receipt.warnings.values()) >= entry.warned_rows
+        # delta-rs reads back what the Spark writer committed
+        for name in (f"bronze.{partner}_{dataset}", f"quarantine.{partner}_{dataset}"):
+            expected = sum(r.rows_valid if name.startswith("bronze") else r.rows_quarantined for r in receipts)
+            assert catalog.row_count(name, settings) == expected
+            assert DeltaTable(catalog.table(name).uri(settings)).to_pyarrow_table().num_rows == expected
+    # every raw BRN, merchant number and card token the partners sent ...
+    import pandas as pd
+    import pyarrow.parquet as pq
+    for e in manifest.for_dataset("kona", "transactions"):
+        frame = pd.read_csv(out / e.path, encoding="cp949", dtype=str, usecols=[1, 2], on_bad_lines="skip")
+        raw_ids.update(frame["card_token"].dropna())
+        raw_ids.update(frame["frcs_no"].dropna())
+    for e in manifest.for_dataset("gjf", "employment"):
+        brns = pq.read_table(out / e.path).column("brn").to_pylist()
+        raw_ids.update(brns)
+        raw_ids.update(b.replace("-", "") for b in brns)
+    assert len(raw_ids) > 1000
+    # ... appears in no string column of any bronze table
+    for name, table in catalog.tables().items():
+        if table.layer != "bronze":
+            continue
+        data = DeltaTable(table.uri(settings)).to_pyarrow_table()
+        for column in data.schema.names:
+            if data.schema.field(column).type == "string":
+                values = set(data.column(column).drop_null().to_pylist())
+                assert not values & raw_ids, f"{name}.{column} holds raw identifiers"
+
+
+def test_metadata_on_postgresql(settings, pg_url, tmp_path):
+    pg_settings = settings.model_copy(update={"metadata_url": pg_url})
+    path = write_kona(tmp_path / "day.csv", [kona_row("T00000001"), kona_row("T00000002", amount="x")])
+    first = ingest_file(pg_settings, "kona", "transactions", path)
+    again = ingest_file(pg_settings, "kona", "transactions", path)
+    assert again.duplicate_of == first.upload_id
+    uploads = metadata.list_uploads(pg_url)
+    assert [(u.status, u.duplicate_of, u.rows_valid, u.rows_quarantined) for u in uploads] == [
+        ("done", None, 1, 1), ("done", first.upload_id, 0, 0)]
+    assert uploads[0].reasons == {"amount:not_integer": 1}
+    assert metadata.engine(pg_url).dialect.name == "postgresql"
+    assert not (settings.home_dir / "metadata.db").exists()
