@@ -38,4 +38,4 @@ def lcdp_ingest_partner_files():
     ingest_feed.expand(feed=discover_feeds())
 
 
-lcdp_ingest_partner_files()
+dag = lcdp_ingest_partner_files()

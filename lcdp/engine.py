@@ -28,10 +28,17 @@ class EngineError(RuntimeError):
     """The Spark engine could not be started or reached."""
 
 
-def _start_sail() -> str:
-    """Start an in-process Sail Spark Connect server; return its ``sc://`` URL."""
+def _start_sail(settings: Settings) -> str:
+    """Start an in-process Sail Spark Connect server; return its ``sc://`` URL.
+
+    Sail reads its configuration from ``SAIL_*`` variables when it starts. Its default memory
+    pool is unbounded; a "fair" pool with a limit makes aggregations and joins over large
+    deliveries spill to disk instead of growing with the input.
+    """
     global _server
     os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO otherwise
+    os.environ.setdefault("SAIL_RUNTIME__MEMORY_POOL__TYPE", "fair")
+    os.environ.setdefault("SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE", str(settings.engine_memory_bytes))
     try:
         from pysail.spark import SparkConnectServer
 
@@ -55,7 +62,7 @@ def spark(settings: Settings | None = None) -> SparkSession:
         if _session is not None:
             return _session
         settings = settings or Settings()
-        remote = settings.spark_remote or _start_sail()
+        remote = settings.spark_remote or _start_sail(settings)
         from pyspark.sql import SparkSession
 
         try:

@@ -281,7 +281,7 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
                 upload.status, upload.error = "refused", str(exc)
                 upload.finished_at = dt.datetime.now(dt.timezone.utc)
                 receipts[seq] = _finish(db_url, upload)
-                bound.warning("ingest.refused", reason=str(exc))
+                bound.info("ingest.refused", reason=str(exc))  # the receipt reports it
         if staged:
             try:
                 b_version, q_version, dup_counts = _bronze_load(contract, staged, settings, batch_dir)

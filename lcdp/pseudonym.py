@@ -26,7 +26,7 @@ class Pseudonymizer:
     """Maps raw identifiers to stable pseudonyms under one key."""
 
     #: Remembered pseudonyms per instance; one delivery's cardholders and merchants fit easily.
-    CACHE_LIMIT = 2_000_000
+    CACHE_LIMIT = 500_000  # about 100 MiB
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     )
     dags_folder: Path = Field(default=REPO_ROOT / "dags")
     max_upload_bytes: int = Field(default=4 * 1024**3, description="Deliveries above are refused.")
+    engine_memory_bytes: int = Field(
+        default=1024**3,
+        description="Memory the embedded engine may use for query state before it spills to disk.",
+    )
     csv_block_bytes: int = Field(default=8 * 1024**2, description="Parse block size; bounds memory.")
 
     @property

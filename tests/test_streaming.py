@@ -1,0 +1,68 @@
+"""A 2 GB delivery is streamed: peak memory stays far below the file size and barely moves
+when the file grows seventeen-fold."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LCDP = str(Path(sys.executable).with_name("lcdp"))
+MIB = 1024 * 1024
+
+
+def write_big_kona(path: Path, target_bytes: int) -> int:
+    """A clean CP949 kona file of at least ``target_bytes``, written 100k unique rows at a time."""
+    header = "tx_id,card_token,frcs_no,tx_ts,amount,channel,age_band,gender,policy_fund,orig_tx_id\r\n"
+    tails = [
+        f"{i:07d},C{i % 50000:015x},{1000000000 + i % 3000},2024-03-{1 + i % 28:02d} "
+        f"{i % 24:02d}:{i % 60:02d}:00,{1000 + i % 50000},카드,30대,여,,\r\n"
+        for i in range(100_000)
+    ]
+    rows = 0
+    with open(path, "wb") as fh:
+        fh.write(header.encode("cp949"))
+        block = 0
+        while fh.tell() < target_bytes:
+            fh.write("".join(f"T{block:05d}{t}" for t in tails).encode("cp949"))
+            rows += len(tails)
+            block += 1
+    return rows
+
+
+def ingest_peak(home: Path, path: Path) -> tuple[dict, int]:
+    """Run ``lcdp ingest`` in a child process; return its receipt and its peak RSS in bytes."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "sys.stderr.write(p.stderr)\n"
+        "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
+        "print(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else '{}')\n"
+    )
+    env = {**os.environ, "LCDP_ENGINE_MEMORY_BYTES": str(512 * MIB), "LCDP_PSEUDONYM_KEY": "stream-test-key-0123456789"}
+    proc = subprocess.run([sys.executable, "-c", probe, LCDP, "--home", str(home), "--json", "ingest", "kona",
+                           "transactions", str(path)], capture_output=True, text=True, env=env, timeout=1200)
+    status_line, receipt_line = proc.stdout.strip().splitlines()[-2:]
+    code, peak = (int(x) for x in status_line.split())
+    assert code == 0, proc.stderr[-3000:]
+    return json.loads(receipt_line), peak
+
+
+@pytest.mark.slow
+def test_two_gigabyte_delivery_streams_in_bounded_memory(tmp_path):
+    big = tmp_path / "kona_big.csv"
+    rows = write_big_kona(big, 2 * 1024**3)
+    small = tmp_path / "kona_small.csv"
+    small_rows = write_big_kona(small, 120 * MIB)
+    small_receipt, small_peak = ingest_peak(tmp_path / "home-small", small)
+    receipt, peak = ingest_peak(tmp_path / "home-big", big)
+    assert small_receipt["rows_valid"] == small_rows
+    assert receipt["rows_in"] == receipt["rows_valid"] == rows
+    size = big.stat().st_size
+    print(f"2 GiB file: {rows} rows, peak {peak / MIB:.0f} MiB; 120 MiB file: peak {small_peak / MIB:.0f} MiB")
+    assert peak < 0.8 * size, f"peak {peak / MIB:.0f} MiB for a {size / MIB:.0f} MiB file"
+    assert peak < 2 * small_peak, f"peak grew from {small_peak / MIB:.0f} to {peak / MIB:.0f} MiB"
