@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
 import threading
+from urllib.parse import urlparse
 from typing import TYPE_CHECKING
 
 from lcdp import log
@@ -55,6 +57,20 @@ def _start_sail(settings: Settings) -> str:
     return f"sc://{host}:{port}"
 
 
+def _check_reachable(remote: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a Spark Connect URL nobody answers (pyspark itself retries for minutes)."""
+    parsed = urlparse(remote.replace("sc://", "tcp://", 1))
+    host, port = parsed.hostname or "localhost", parsed.port or 15002
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise EngineError(
+            f"cannot reach the Spark Connect server at {host}:{port} ({exc.strerror or exc}); "
+            "start it, fix LCDP_SPARK_REMOTE, or leave it empty for the embedded engine"
+        ) from exc
+
+
 def spark(settings: Settings | None = None) -> SparkSession:
     """The process's Spark session, started on first use and reused afterwards."""
     global _session, _remote
@@ -63,6 +79,7 @@ def spark(settings: Settings | None = None) -> SparkSession:
             return _session
         settings = settings or Settings()
         remote = settings.spark_remote or _start_sail(settings)
+        _check_reachable(remote)
         from pyspark.sql import SparkSession
 
         try:

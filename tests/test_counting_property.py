@@ -18,7 +18,7 @@ from lcdp.settings import Settings
 pytestmark = pytest.mark.usefixtures("spark")
 
 
-@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), dirty=st.sampled_from([0.0, 0.01, 0.1, 0.3]),
        feed=st.sampled_from([("kona", "transactions"), ("ked", "credit"), ("gcgf", "guarantees"),
                              ("gjf", "employment"), ("ggdata", "merchants")]))

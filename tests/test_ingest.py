@@ -190,3 +190,17 @@ def test_metadata_on_postgresql(settings, pg_url, tmp_path):
     assert uploads[0].reasons == {"amount:not_integer": 1}
     assert metadata.engine(pg_url).dialect.name == "postgresql"
     assert not (settings.home_dir / "metadata.db").exists()
+
+
+def test_header_only_delivery_is_processed_with_zero_rows(settings, tmp_path):
+    receipt = ingest_file(settings, "kona", "transactions", write_kona(tmp_path / "quiet-day.csv", []))
+    assert receipt.status == "done" and (receipt.rows_in, receipt.rows_valid, receipt.rows_quarantined) == (0, 0, 0)
+
+
+def test_cp949_values_arrive_in_bronze_as_text(settings, tmp_path):
+    path = write_kona(tmp_path / "day.csv", [kona_row(fund="청년기본소득", channel="모바일", age="70대이상", gender="여")])
+    with pytest.raises(UnicodeDecodeError):  # really CP949 on disk, not UTF-8
+        path.read_bytes().decode("utf-8")
+    ingest_file(settings, "kona", "transactions", path)
+    row = bronze_rows(settings)[0]
+    assert (row["policy_fund"], row["channel"], row["age_band"], row["gender"]) == ("청년기본소득", "모바일", "70대이상", "여")

@@ -1,0 +1,47 @@
+"""The lake catalog's helpers and the engine's behaviour."""
+
+from __future__ import annotations
+
+import pytest
+from deltalake import DeltaTable
+
+from lcdp import catalog, engine
+from lcdp.settings import Settings
+
+
+def test_every_table_has_one_name_and_one_place(settings):
+    tables = catalog.tables()
+    assert "bronze.kona_transactions" in tables and "quarantine.ggdata_merchants" in tables
+    assert "silver.merchants" in tables and "gold.spending_cube" in tables
+    paths = {t.path(settings) for t in tables.values()}
+    assert len(paths) == len(tables)
+    assert catalog.table("bronze.kona_transactions").path(settings) == settings.lake_root / "bronze" / "kona_transactions"
+    with pytest.raises(catalog.UnknownTable, match="no table 'bronze.kona_loans'.*bronze.kona_transactions"):
+        catalog.table("bronze.kona_loans")
+
+
+def test_append_merge_time_travel_history_and_maintenance(settings, spark):
+    name = "silver.merchants"
+    v0 = catalog.merge(spark, spark.createDataFrame([(1, "a"), (2, "b")], "k long, v string"), name, settings, ["k"])
+    v1 = catalog.merge(spark, spark.createDataFrame([(2, "B"), (3, "c")], "k long, v string"), name, settings, ["k"])
+    assert v1 == v0 + 1
+    assert sorted(tuple(r) for r in catalog.read(spark, name, settings).collect()) == [(1, "a"), (2, "B"), (3, "c")]
+    assert sorted(tuple(r) for r in catalog.read(spark, name, settings, version=v0).collect()) == [(1, "a"), (2, "b")]
+    v2 = catalog.append(spark.createDataFrame([(4, "d")], "k long, v string"), name, settings)
+    assert catalog.row_count(name, settings) == 4 and catalog.row_count(name, settings, version=v0) == 2
+    assert [h["version"] for h in catalog.history(name, settings)][:3] == [v2, v1, v0]
+    metrics = catalog.compact(name, settings)
+    assert metrics["numFilesRemoved"] >= 2 and catalog.row_count(name, settings) == 4
+    # vacuum keeps every file a version inside the retention still needs: time travel survives
+    catalog.vacuum(name, settings, retention_hours=24 * 30)
+    assert sorted(tuple(r) for r in catalog.read(spark, name, settings, version=v0).collect()) == [(1, "a"), (2, "b")]
+    assert DeltaTable(catalog.table(name).uri(settings)).to_pyarrow_table().num_rows == 4
+
+
+def test_engine_is_started_once_per_process(spark):
+    assert engine.spark() is spark
+
+
+def test_unreachable_spark_connect_url_fails_fast_and_says_what_to_do():
+    with pytest.raises(engine.EngineError, match="cannot reach the Spark Connect server at 127.0.0.1:9"):
+        engine._check_reachable("sc://127.0.0.1:9", timeout_s=1)
