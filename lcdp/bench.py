@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,8 +51,18 @@ def write_kona_file(path: Path, rows: int, seed: int = 11) -> int:
 
 
 def bench_ingest(settings: Settings, rows: int) -> dict:
-    """``lcdp ingest`` of one kona CP949 file, against pyarrow reading the same file."""
-    work = Path(tempfile.mkdtemp(prefix="lcdp-bench-", dir=settings.home_dir if settings.home_dir.exists() else None))
+    """``lcdp ingest`` of one kona CP949 file, against pyarrow reading the same file.
+
+    Works in a throwaway home (removed afterwards), so it never touches the user's lake.
+    """
+    work = Path(tempfile.mkdtemp(prefix="lcdp-bench-"))
+    try:
+        return _bench_ingest(work, rows)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _bench_ingest(work: Path, rows: int) -> dict:
     csv_path = work / "kona_tx_bench.csv"
     written = write_kona_file(csv_path, rows)
     size = csv_path.stat().st_size

@@ -104,7 +104,7 @@ def ingest(
     """Ingest a delivery: prints its receipt. Exit 2 when the delivery is refused whole."""
     from lcdp.contracts import ContractError, get_contract
     from lcdp.ingest import ingest_files
-    from lcdp.readers import DeliveryRefused
+    from lcdp.errors import DeliveryRefused
 
     c = _ctx(ctx)
     try:

@@ -27,10 +27,11 @@ from sqlalchemy.exc import IntegrityError
 
 from lcdp import catalog, log, metadata
 from lcdp.contracts import QUARANTINE_SCHEMA, Contract, get_contract
-from lcdp.landing import land
+from lcdp.errors import DeliveryRefused
+from lcdp.landing import land, safe_file_name
 from lcdp.metadata import Receipt, Upload
 from lcdp.pseudonym import Pseudonymizer
-from lcdp.readers import DeliveryRefused, ReadPlan, read_delivery
+from lcdp.readers import ReadPlan, read_delivery
 from lcdp.settings import Settings
 from lcdp.validation import validate
 
@@ -244,8 +245,10 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
                    progress: Progress | None = None) -> list[Receipt]:
     """Ingest a batch of deliveries of one dataset; one receipt per delivery, in order.
 
-    Raises ``ContractError`` for an unknown partner or dataset. A file refused whole gets a
-    receipt with status ``refused`` and its reason in ``error``; nothing of it reaches bronze.
+    Raises ``ContractError`` for an unknown partner or dataset, and ``DeliveryRefused`` for a
+    delivery that cannot even be landed (unsafe name, over the size limit). A file refused
+    after landing gets a receipt with status ``refused`` and its reason in ``error``; nothing
+    of it reaches bronze.
     """
     contract = get_contract(partner, dataset)
     settings.ensure_dirs()
@@ -317,6 +320,11 @@ def ingest_files(settings: Settings, partner: str, dataset: str, paths: Sequence
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing:
         raise DeliveryRefused(f"cannot read {', '.join(missing)}: no such file")
+    # refuse the batch before anything lands rather than halfway through it
+    for p in paths:
+        safe_file_name(Path(p).name)
+        if Path(p).stat().st_size > settings.max_upload_bytes:
+            raise DeliveryRefused(f"{p} exceeds the delivery limit of {settings.max_upload_bytes} bytes")
     handles = [open(p, "rb") for p in paths]
     try:
         return ingest_streams(settings, partner, dataset, [(Path(p).name, h) for p, h in zip(paths, handles)], progress)

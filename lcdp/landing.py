@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from lcdp.errors import DeliveryRefused
+
 _CHUNK = 1024 * 1024
 _SAFE_NAME = re.compile(r"[^\w.-]+")  # \w keeps Hangul: partners name files in Korean
 
 
-class UnsafeFileName(ValueError):
+class UnsafeFileName(DeliveryRefused):
     """A delivered file name tries to leave its landing folder."""
 
 
-class DeliveryTooLarge(ValueError):
+class DeliveryTooLarge(DeliveryRefused):
     """A delivery exceeds the configured size limit."""
 
 

@@ -22,13 +22,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lcdp.contracts import Contract
+from lcdp.errors import DeliveryRefused
 
 _SNIFF_BYTES = 64 * 1024
 _JSON_BATCH_ROWS = 50_000
-
-
-class DeliveryRefused(ValueError):
-    """The whole delivery is refused (nothing of it is ingested); the message says why."""
 
 
 @dataclass

@@ -204,3 +204,15 @@ def test_cp949_values_arrive_in_bronze_as_text(settings, tmp_path):
     ingest_file(settings, "kona", "transactions", path)
     row = bronze_rows(settings)[0]
     assert (row["policy_fund"], row["channel"], row["age_band"], row["gender"]) == ("청년기본소득", "모바일", "70대이상", "여")
+
+
+def test_a_file_name_outside_the_landing_root_is_refused_before_anything_lands(settings):
+    import io
+
+    from lcdp.errors import DeliveryRefused
+    from lcdp.ingest import ingest_streams
+
+    with pytest.raises(DeliveryRefused, match="outside the landing folder"):
+        ingest_streams(settings, "kona", "transactions", [("../../../evil.csv", io.BytesIO(b"tx_id\n"))])
+    assert not any(p.is_file() for p in settings.home_dir.parent.rglob("evil.csv"))
+    assert metadata.list_uploads(settings.metadata_db_url) == []

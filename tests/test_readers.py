@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lcdp.contracts import get_contract
-from lcdp.readers import DeliveryRefused, ReadPlan, read_delivery
+from lcdp.errors import DeliveryRefused
+from lcdp.readers import ReadPlan, read_delivery
 from tests.conftest import kona_row, write_kona
 
 KONA = get_contract("kona", "transactions")
