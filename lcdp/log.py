@@ -26,3 +26,8 @@ def configure(level: str = "INFO", json: bool = False) -> None:
 
 def get(name: str) -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger(name)
+
+
+# Library use (Airflow tasks, notebooks, benchmarks) gets stderr logging too: stdout belongs
+# to the caller. The CLI reconfigures with the user's level.
+configure()
