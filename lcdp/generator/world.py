@@ -220,7 +220,10 @@ def _transactions(rng: np.random.Generator, p: WorldParams, biz: pd.DataFrame,
     amount = np.maximum(100, np.round(ticket[tb] * rng.lognormal(0, 0.45, total) / 100) * 100).astype(np.int64)
     # cardholders: 60 % from the merchant's regulars, the rest from its region
     region_of_card = cards["sigun_cd"].to_numpy()
+    everyone = np.arange(len(cards))
+    # a small world can leave a small county without cardholders: its shops then serve visitors
     by_region = {r: np.flatnonzero(region_of_card == r) for r in REGIONS}
+    by_region = {r: pool if len(pool) else everyone for r, pool in by_region.items()}
     regulars = {b: rng.choice(by_region[biz["sigun_cd"].iat[b]], size=12) for b in range(n)}
     card = np.empty(total, dtype=np.int64)
     use_regular = rng.random(total) < 0.6
