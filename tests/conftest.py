@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 
 from lcdp import engine
 from lcdp.generator import Manifest, WorldParams, generate
 from lcdp.settings import Settings
+
+# CI explores the same examples every run (a red build should be reproducible); local runs
+# keep exploring new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 PG_ADMIN_URL = os.environ.get("LCDP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
