@@ -17,7 +17,8 @@ from rich.table import Table
 from lcdp import log
 from lcdp.settings import Settings, load_settings
 
-app = typer.Typer(help="Local Currency Data Platform.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Local Currency Data Platform.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False)
 out = Console()
 err = Console(stderr=True)
 
@@ -219,6 +220,56 @@ def bench(
     if out_file:
         out_file.write_text(json.dumps(result, indent=2))
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+keys_app = typer.Typer(help="API keys for partners, consumers and admins.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Option(help="partner, consumer or admin.")],
+    subject: Annotated[str, typer.Option(help="The partner id (for partner keys), consumer id or admin name.")],
+    expires_days: Annotated[int | None, typer.Option(min=1, help="Days until the key expires (default: never).")] = None,
+) -> None:
+    """Create an API key and print it. It is shown this once; only its hash is kept."""
+    from lcdp import keys
+
+    c = _ctx(ctx)
+    try:
+        token = keys.create(c.settings.metadata_db_url, role, subject, expires_days)
+    except keys.KeyRequestError as exc:
+        _fail(str(exc))
+    _emit(c, {"key": token, "key_id": token.split("_")[1], "role": role, "subject": subject},
+          lambda: (out.print(token, highlight=False, soft_wrap=True),
+                   err.print("Store it now: it cannot be shown again.")))
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context, key_id: str) -> None:
+    """Revoke a key by its id (the part after ``lcdp_``)."""
+    from lcdp import keys
+
+    c = _ctx(ctx)
+    if not keys.revoke(c.settings.metadata_db_url, key_id):
+        _fail(f"no key {key_id!r}")
+    _emit(c, {"revoked": key_id}, lambda: out.print(f"revoked {key_id}"))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8080,
+) -> None:
+    """Run the partner upload API (OpenAPI at /docs and /openapi.json)."""
+    import uvicorn
+
+    from lcdp.service import create_app
+
+    c = _ctx(ctx)
+    uvicorn.run(create_app(c.settings), host=host, port=port, log_level="warning")
 
 
 @app.command()

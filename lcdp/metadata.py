@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, create_engine, select
@@ -89,6 +90,8 @@ class Receipt(BaseModel):
 @cache
 def engine(url: str) -> Engine:
     """One engine per URL, with the schema created on first use."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     eng = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(eng)
     return eng
@@ -108,3 +111,33 @@ def list_uploads(url: str, partner: str | None = None) -> list[Upload]:
         if partner:
             query = query.where(Upload.partner == partner)
         return list(db.scalars(query))
+
+
+class ApiKey(Base):
+    """A credential: shown once when created, stored as a SHA-256 of its secret part."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)  # the visible prefix
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))  # partner | consumer | admin
+    subject: Mapped[str] = mapped_column(String(80), index=True)  # partner id, consumer id, admin name
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Every upload, and every refused attempt, with who tried and what came of it."""
+
+    __tablename__ = "audit_log"
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))
+    status_code: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    upload_id: Mapped[str | None] = mapped_column(String(40))

@@ -1,0 +1,239 @@
+"""Partner upload API: stream a delivery in, get its receipt; list and read one's own uploads.
+
+Every request carries an API key (``Authorization: Bearer lcdp_…`` or ``X-API-Key``). A
+partner key reaches only its own partner's datasets and uploads; an admin key reaches all.
+Every upload attempt, accepted or refused, is written to the audit log.
+"""
+
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from starlette.requests import ClientDisconnect
+
+from lcdp import catalog, keys, metadata
+from lcdp.contracts import ContractError, get_contract
+from lcdp.errors import DeliveryRefused
+from lcdp.landing import UnsafeFileName, safe_file_name
+from lcdp.metadata import Receipt
+from lcdp.settings import Settings
+
+#: Content types a delivery may declare, per native format.
+CONTENT_TYPES = {
+    "csv": {"text/csv", "text/plain", "application/octet-stream"},
+    "jsonl": {"application/x-ndjson", "application/jsonl", "application/jsonlines", "application/octet-stream"},
+    "ggdata_page": {"application/json"},
+    "parquet": {"application/vnd.apache.parquet", "application/x-parquet", "application/octet-stream"},
+}
+_CHUNK = 1024 * 1024
+
+
+class ErrorBody(BaseModel):
+    error: str
+    status: int
+
+
+class UploadList(BaseModel):
+    uploads: list[Receipt]
+
+
+class Caller(BaseModel):
+    key_id: str
+    role: str
+    subject: str
+
+
+def _problem(status: int, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=message)
+
+
+def _audit(settings: Settings, caller: Caller | None, action: str, target: str, status: int,
+           detail: str | None = None, upload_id: str | None = None) -> None:
+    with metadata.session(settings.metadata_db_url) as db:
+        db.add(metadata.AuditEvent(
+            key_id=caller.key_id if caller else None, subject=caller.subject if caller else None,
+            action=action, target=target, status_code=status, detail=detail, upload_id=upload_id,
+        ))
+        db.commit()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_dirs()
+    metadata.engine(settings.metadata_db_url)  # create the schema before the first request
+    errors = {s: {"model": ErrorBody} for s in (401, 403, 404, 413, 415, 422)}
+    app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail), "status": exc.status_code}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}", "status": 422}, status_code=422)
+
+    def caller(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> Caller:
+        token = x_api_key or (authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None)
+        key = keys.verify(settings.metadata_db_url, token) if token else None
+        if key is None:
+            reason = "missing API key" if not token else "invalid, expired or revoked API key"
+            _audit(settings, None, "auth.refused", request.url.path, 401, reason)
+            raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+        return Caller(key_id=key.key_id, role=key.role, subject=key.subject)
+
+    def may_see_partner(who: Caller, partner: str) -> bool:
+        return who.role == "admin" or (who.role == "partner" and who.subject == partner)
+
+    @app.post("/v1/uploads/{partner}/{dataset}", status_code=201, response_model=Receipt,
+              responses={200: {"model": Receipt, "description": "The same bytes were delivered before"}, **errors},
+              summary="Deliver one file of a partner dataset")
+    async def upload(
+        request: Request,
+        partner: str,
+        dataset: str,
+        file_name: Annotated[str, Query(min_length=1, max_length=255, description="The file's name as the partner knows it")],
+        who: Annotated[Caller, Depends(caller)],
+        content_type: Annotated[str | None, Header()] = None,
+        content_length: Annotated[int | None, Header(ge=0)] = None,
+    ) -> JSONResponse:
+        target = f"{partner}/{dataset}"
+
+        def refuse(status: int, message: str) -> HTTPException:
+            _audit(settings, who, "upload.refused", target, status, message)
+            return _problem(status, message)
+
+        if not may_see_partner(who, partner):
+            raise refuse(403, f"key of {who.role} {who.subject!r} may not deliver for partner {partner!r}")
+        try:
+            contract = get_contract(partner, dataset)
+        except ContractError as exc:
+            raise refuse(404, str(exc)) from exc
+        declared = (content_type or "").split(";")[0].strip().lower()
+        allowed = CONTENT_TYPES[contract.format.kind]
+        if declared not in allowed:
+            raise refuse(415, f"content type {declared or 'missing'!r} is not accepted for {target} "
+                              f"(send one of: {', '.join(sorted(allowed))})")
+        try:
+            safe_file_name(file_name)
+        except UnsafeFileName as exc:
+            raise refuse(422, str(exc)) from exc
+        if content_length is not None and content_length > settings.max_upload_bytes:
+            raise refuse(413, f"delivery of {content_length} bytes exceeds the limit of {settings.max_upload_bytes}")
+        # Stream the body to a private temporary file: bounded memory whatever the size.
+        fd, tmp_name = tempfile.mkstemp(prefix="upload-", dir=settings.staging_root)
+        tmp = Path(tmp_name)
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                try:
+                    async for chunk in request.stream():
+                        size += len(chunk)
+                        if size > settings.max_upload_bytes:
+                            raise refuse(413, f"delivery exceeds the limit of {settings.max_upload_bytes} bytes")
+                        out.write(chunk)
+                except ClientDisconnect as exc:
+                    raise refuse(400, "the upload was cut off before its end") from exc
+            if content_length is not None and size != content_length:
+                raise refuse(400, f"the upload was cut off: {size} of {content_length} bytes arrived")
+
+            def ingest_one() -> Receipt:
+                from lcdp.ingest import ingest_streams
+
+                with open(tmp, "rb") as fh:
+                    return ingest_streams(settings, partner, dataset, [(file_name, fh)])[0]
+
+            try:
+                receipt = await run_in_threadpool(ingest_one)
+            except DeliveryRefused as exc:
+                raise refuse(422, str(exc)) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        if receipt.status == "refused":
+            _audit(settings, who, "upload.refused", target, 422, receipt.error, receipt.upload_id)
+            return JSONResponse(receipt.model_dump(mode="json"), status_code=422)
+        status = 200 if receipt.duplicate_of else 201
+        _audit(settings, who, "upload.duplicate" if receipt.duplicate_of else "upload.accepted", target, status,
+               None, receipt.upload_id)
+        return JSONResponse(receipt.model_dump(mode="json"), status_code=status)
+
+    def _upload_for(who: Caller, upload_id: str) -> metadata.Upload:
+        with metadata.session(settings.metadata_db_url) as db:
+            found = db.get(metadata.Upload, upload_id)
+        # another partner's upload is "not found", so ids cannot be probed
+        if found is None or not may_see_partner(who, found.partner):
+            raise _problem(404, f"no upload {upload_id!r} for this key")
+        return found
+
+    def _original(upload: metadata.Upload) -> metadata.Upload | None:
+        if not upload.duplicate_of:
+            return None
+        with metadata.session(settings.metadata_db_url) as db:
+            return db.get(metadata.Upload, upload.duplicate_of)
+
+    @app.get("/v1/uploads", response_model=UploadList, responses=errors, summary="List uploads visible to this key")
+    def list_uploads(
+        who: Annotated[Caller, Depends(caller)],
+        partner: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> UploadList:
+        if who.role == "partner":
+            if partner not in (None, who.subject):
+                raise _problem(403, f"a key of partner {who.subject!r} sees only its own uploads")
+            partner = who.subject
+        elif who.role != "admin":
+            raise _problem(403, "uploads are visible to partners and admins only")
+        with metadata.session(settings.metadata_db_url) as db:
+            query = select(metadata.Upload).order_by(metadata.Upload.created_at)
+            if partner:
+                query = query.where(metadata.Upload.partner == partner)
+            rows = list(db.scalars(query))
+        by_id = {u.upload_id: u for u in rows}
+        return UploadList(uploads=[Receipt.of(u, by_id.get(u.duplicate_of or "")) for u in rows])
+
+    @app.get("/v1/uploads/{upload_id}", response_model=Receipt, responses=errors, summary="One upload's receipt")
+    def get_upload(upload_id: str, who: Annotated[Caller, Depends(caller)]) -> Receipt:
+        upload = _upload_for(who, upload_id)
+        return Receipt.of(upload, _original(upload))
+
+    @app.get("/v1/uploads/{upload_id}/quarantine.csv", responses={200: {"content": {"text/csv": {}}}, **errors},
+             response_class=Response, summary="The rejected rows of an upload, with their reasons")
+    def quarantine_report(upload_id: str, who: Annotated[Caller, Depends(caller)]) -> Response:
+        upload = _original(u := _upload_for(who, upload_id)) or u
+        name = catalog.quarantine(get_contract(upload.partner, upload.dataset)).qualified
+        handle = catalog.delta(name, settings)
+        rows = []
+        if handle is not None:
+            import pyarrow.compute as pc
+
+            table = handle.to_pyarrow_dataset().to_table(filter=pc.field("_upload_id") == upload.upload_id)
+            rows = sorted(table.to_pylist(), key=lambda r: r["_row_number"])
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["row_number", "reasons", "raw_record"])
+        for r in rows:
+            writer.writerow([r["_row_number"], _cell("; ".join(r["reasons"] or [])), _cell(r["raw_record"] or "")])
+        return Response(buf.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{upload.upload_id}-quarantine.csv"'})
+
+    return app
+
+
+def _cell(text: str) -> str:
+    """A spreadsheet-safe cell: text that would start a formula is prefixed with a quote."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,195 @@
+"""The partner upload API against a real uvicorn server on loopback."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select, update
+
+from lcdp import keys, metadata
+from lcdp.service import create_app
+from lcdp.settings import Settings
+from tests.conftest import kona_row
+
+pytestmark = pytest.mark.usefixtures("spark")
+
+KONA_CSV = ("tx_id,card_token,frcs_no,tx_ts,amount,channel,age_band,gender,policy_fund,orig_tx_id\r\n"
+            + "\r\n".join([kona_row("T00000001"), kona_row("T00000002", amount="=1+1"), kona_row("T00000003"),
+                           "=cmd|' /C calc'!A0"])
+            + "\r\n").encode("cp949")
+KED_PSV = ("brn|company_name|snapshot_month|credit_grade|delinquency_count|delinquency_days|loan_balance|years_in_business\n"
+           "120-81-47521|가게|2024-01|3|0|0|1000|2.5\n").encode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = _free_port()
+        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Service:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def key(self, role: str, subject: str, **kwargs) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys.create(self.settings.metadata_db_url, role, subject, **kwargs)}"}
+
+
+@pytest.fixture
+def service(settings):
+    small = settings.model_copy(update={"max_upload_bytes": 64 * 1024})
+    with Service(small) as svc:
+        yield svc
+
+
+def upload(svc: Service, headers: dict, partner="kona", dataset="transactions", body=KONA_CSV,
+           content_type="text/csv", file_name="kona_tx_20240301.csv") -> httpx.Response:
+    return httpx.post(f"{svc.url}/v1/uploads/{partner}/{dataset}", params={"file_name": file_name},
+                      content=body, headers={**headers, "Content-Type": content_type}, timeout=60)
+
+
+def audit(svc: Service) -> list[tuple[str, int]]:
+    with metadata.session(svc.settings.metadata_db_url) as db:
+        return [(e.action, e.status_code) for e in db.scalars(select(metadata.AuditEvent).order_by(metadata.AuditEvent.event_id))]
+
+
+def landed_files(svc: Service) -> list:
+    root = svc.settings.landing_root
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_upload_returns_the_receipt_and_resending_returns_the_original(service):
+    kona = service.key("partner", "kona")
+    first = upload(service, kona)
+    assert first.status_code == 201, first.text
+    receipt = first.json()
+    assert (receipt["rows_in"], receipt["rows_valid"], receipt["rows_quarantined"]) == (4, 2, 2)
+    again = upload(service, kona, file_name="resent.csv")
+    assert again.status_code == 200 and again.json()["duplicate_of"] == receipt["upload_id"]
+    listed = httpx.get(f"{service.url}/v1/uploads", headers=kona).json()["uploads"]
+    assert [u["upload_id"] for u in listed] == [receipt["upload_id"], again.json()["upload_id"]]
+    one = httpx.get(f"{service.url}/v1/uploads/{receipt['upload_id']}", headers=kona)
+    assert one.status_code == 200 and one.json()["sha256"] == receipt["sha256"]
+    report = httpx.get(f"{service.url}/v1/uploads/{receipt['upload_id']}/quarantine.csv", headers=kona)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert rows[0] == ["row_number", "reasons", "raw_record"]
+    assert rows[1][:2] == ["2", "amount:not_integer"] and json.loads(rows[1][2])["amount"] == "=1+1"
+    # a cell that would start a formula in a spreadsheet is defused with a leading quote
+    assert rows[2] == ["4", "row:too_few_fields", "'=cmd|' /C calc'!A0"]
+    assert audit(service) == [("upload.accepted", 201), ("upload.duplicate", 200)]
+
+
+def test_a_partner_cannot_write_or_see_another_partners_data(service):
+    kona, ked = service.key("partner", "kona"), service.key("partner", "ked")
+    accepted = upload(service, kona).json()
+    refused = upload(service, ked)  # ked's key on kona's dataset
+    assert refused.status_code == 403 and "may not deliver for partner 'kona'" in refused.json()["error"]
+    assert upload(service, kona, partner="ked", dataset="credit", body=KED_PSV).status_code == 403
+    assert httpx.get(f"{service.url}/v1/uploads/{accepted['upload_id']}", headers=ked).status_code == 404
+    assert httpx.get(f"{service.url}/v1/uploads/{accepted['upload_id']}/quarantine.csv", headers=ked).status_code == 404
+    assert httpx.get(f"{service.url}/v1/uploads", headers=ked).json()["uploads"] == []
+    assert httpx.get(f"{service.url}/v1/uploads", params={"partner": "kona"}, headers=ked).status_code == 403
+    admin = service.key("admin", "ops")
+    assert len(httpx.get(f"{service.url}/v1/uploads", headers=admin).json()["uploads"]) == 1
+    assert len(landed_files(service)) == 1
+
+
+def test_missing_wrong_expired_and_revoked_keys_are_401(service):
+    assert upload(service, {}).status_code == 401
+    assert upload(service, {"Authorization": "Bearer lcdp_nothere_secret"}).status_code == 401
+    good = keys.create(service.settings.metadata_db_url, "partner", "kona")
+    key_id = good.split("_")[1]
+    assert upload(service, {"X-API-Key": good[:-2] + "xx"}).status_code == 401
+    expired = keys.create(service.settings.metadata_db_url, "partner", "kona", expires_in_days=1)
+    with metadata.session(service.settings.metadata_db_url) as db:
+        db.execute(update(metadata.ApiKey).where(metadata.ApiKey.key_id == expired.split("_")[1])
+                   .values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+        db.commit()
+    assert upload(service, {"X-API-Key": expired}).status_code == 401
+    assert keys.revoke(service.settings.metadata_db_url, key_id)
+    response = upload(service, {"X-API-Key": good})
+    assert response.status_code == 401 and response.json() == {"error": "invalid, expired or revoked API key", "status": 401}
+    assert landed_files(service) == []
+    assert [a for a in audit(service)] == [("auth.refused", 401)] * 5
+
+
+def test_consumer_keys_cannot_upload(service):
+    response = upload(service, service.key("consumer", "city-hall"))
+    assert response.status_code == 403
+
+
+def test_bad_requests_get_the_right_status_and_write_nothing(service):
+    kona = service.key("partner", "kona")
+    cases = [
+        (dict(dataset="loans"), 404, "has no dataset 'loans'"),
+        (dict(partner="acme"), 403, "may not deliver"),
+        (dict(content_type="image/png"), 415, "content type 'image/png' is not accepted"),
+        (dict(file_name="../../etc/passwd"), 422, "outside the landing folder"),
+        (dict(body=b"x" * (65 * 1024)), 413, "exceeds the limit"),
+        (dict(body=b""), 422, "empty"),
+    ]
+    for kwargs, status, message in cases:
+        response = upload(service, kona, **kwargs)
+        assert response.status_code == status, (kwargs.keys(), response.text)
+        assert message in response.json()["error"]
+    missing_name = httpx.post(f"{service.url}/v1/uploads/kona/transactions", content=KONA_CSV,
+                              headers={**kona, "Content-Type": "text/csv"})
+    assert missing_name.status_code == 422 and "file_name" in missing_name.json()["error"]
+    # only the empty file was landed (and refused); nothing reached bronze
+    assert len(landed_files(service)) == 1
+    assert not (service.settings.lake_root / "bronze" / "kona_transactions").exists() or \
+        metadata.list_uploads(service.settings.metadata_db_url)[0].status == "refused"
+    assert all(status >= 400 for _, status in audit(service))
+
+
+def test_truncated_upload_is_refused_and_leaves_nothing(service):
+    kona = service.key("partner", "kona")
+    body = KONA_CSV
+    with socket.create_connection(("127.0.0.1", service.port)) as sock:
+        head = (f"POST /v1/uploads/kona/transactions?file_name=cut.csv HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: {kona['Authorization']}\r\nContent-Type: text/csv\r\n"
+                f"Content-Length: {len(body) + 1000}\r\n\r\n").encode()
+        sock.sendall(head + body)
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(10)
+        try:
+            sock.recv(4096)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 10
+    while not audit(service) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert audit(service) == [("upload.refused", 400)]
+    assert landed_files(service) == []
+    assert list(service.settings.staging_root.iterdir()) == []
