@@ -4,6 +4,9 @@ throwaway PostgreSQL database, and small generated partner data sets."""
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -73,3 +76,46 @@ def kona_row(tx_id: str = "T00000001", card: str = "CARD00000001", frcs: str = "
              ts: str = "2024-03-01 12:00:00", amount: str = "15000", channel: str = "카드",
              age: str = "20대", gender: str = "남", fund: str = "", orig: str = "") -> str:
     return ",".join([tx_id, card, frcs, ts, amount, channel, age, gender, fund, orig])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """The FastAPI app served by a real uvicorn on a free loopback port, in a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = _free_port()
+        import uvicorn
+
+        from lcdp.service import create_app
+
+        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Service:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def key(self, role: str, subject: str, **kwargs) -> dict[str, str]:
+        from lcdp import keys
+
+        return {"Authorization": f"Bearer {keys.create(self.settings.metadata_db_url, role, subject, **kwargs)}"}

@@ -7,18 +7,14 @@ import datetime as dt
 import io
 import json
 import socket
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select, update
 
 from lcdp import keys, metadata
-from lcdp.service import create_app
-from lcdp.settings import Settings
-from tests.conftest import kona_row
+from tests.conftest import Service, kona_row
 
 pytestmark = pytest.mark.usefixtures("spark")
 
@@ -28,41 +24,6 @@ KONA_CSV = ("tx_id,card_token,frcs_no,tx_ts,amount,channel,age_band,gender,polic
             + "\r\n").encode("cp949")
 KED_PSV = ("brn|company_name|snapshot_month|credit_grade|delinquency_count|delinquency_days|loan_balance|years_in_business\n"
            "120-81-47521|가게|2024-01|3|0|0|1000|2.5\n").encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Service:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Service:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the service did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-    def key(self, role: str, subject: str, **kwargs) -> dict[str, str]:
-        return {"Authorization": f"Bearer {keys.create(self.settings.metadata_db_url, role, subject, **kwargs)}"}
 
 
 @pytest.fixture
