@@ -141,3 +141,16 @@ class AuditEvent(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
     upload_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class PullCheckpoint(Base):
+    """The last page of a pull run that reached bronze."""
+
+    __tablename__ = "pull_checkpoints"
+
+    run_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    last_page: Mapped[int] = mapped_column(Integer, default=0)
+    total_rows: Mapped[int | None] = mapped_column(Integer)
+    last_page_sha256: Mapped[str | None] = mapped_column(String(64))
+    upload_ids: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""Pull adapters: the platform fetching partner data itself (HTTP APIs, file drops)."""
