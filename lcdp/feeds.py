@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from lcdp import log
 from lcdp.contracts import partners
 from lcdp.ingest import ingest_files
+from lcdp.metadata import Receipt
 from lcdp.settings import Settings
 
 _log = log.get(__name__)
@@ -51,22 +52,26 @@ def discover(drop: str | Path) -> list[Feed]:
     return feeds
 
 
-def ingest_feed(feed: Feed, settings: Settings | None = None) -> FeedResult:
-    settings = settings or Settings()
-    receipts = ingest_files(settings, feed.partner, feed.dataset, [Path(p) for p in feed.paths])
-    reasons: Counter = Counter()
-    for r in receipts:
-        if r.duplicate_of is None:
-            reasons.update(r.reasons)
+def summarize(partner: str, dataset: str, receipts: list[Receipt]) -> FeedResult:
+    """One feed run's receipts, summed (duplicates count as files, not rows)."""
     fresh = [r for r in receipts if r.duplicate_of is None and r.status == "done"]
-    result = FeedResult(
-        partner=feed.partner, dataset=feed.dataset, files=len(receipts),
+    reasons: Counter = Counter()
+    for r in fresh:
+        reasons.update(r.reasons)
+    return FeedResult(
+        partner=partner, dataset=dataset, files=len(receipts),
         duplicates=sum(r.duplicate_of is not None for r in receipts),
         refused=sum(r.status == "refused" for r in receipts),
         rows_in=sum(r.rows_in for r in fresh), rows_valid=sum(r.rows_valid for r in fresh),
         rows_quarantined=sum(r.rows_quarantined for r in fresh), reasons=dict(reasons),
         upload_ids=[r.upload_id for r in receipts],
     )
+
+
+def ingest_feed(feed: Feed, settings: Settings | None = None) -> FeedResult:
+    settings = settings or Settings()
+    receipts = ingest_files(settings, feed.partner, feed.dataset, [Path(p) for p in feed.paths])
+    result = summarize(feed.partner, feed.dataset, receipts)
     _log.info("feed.ingested", partner=feed.partner, dataset=feed.dataset, files=result.files,
               rows_valid=result.rows_valid, rows_quarantined=result.rows_quarantined)
     return result

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         return self.home_dir / "staging"
 
     @property
+    def drop_root(self) -> Path:
+        """Where file-drop partners put their files: ``drop/<partner>/<dataset>/``."""
+        return self.home_dir / "drop"
+
+    @property
     def airflow_home(self) -> Path:
         return self.home_dir / "airflow"
 
