@@ -1,18 +1,28 @@
-"""The end-to-end demo: generate partner data, run the pipeline through Airflow, summarize."""
+"""The end-to-end demo: generate partner data, deliver every feed through its real channel,
+summarize.
+
+- ``ggdata`` is pulled by its Airflow feed DAG from a portal simulator (the real envelope,
+  with a 5xx injected on page 1 to show the retry);
+- ``kona`` and ``gjf`` are dropped as files and picked up by their Airflow feed DAGs;
+- ``ked`` and ``gcgf`` push their files to the upload API with their own partner keys.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from pydantic import BaseModel, Field
 
-from lcdp import airflow_runner, catalog, metadata
-from lcdp.generator import WorldParams, generate
+from lcdp import airflow_runner, catalog, keys, metadata
+from lcdp.generator import Manifest, WorldParams, generate
 from lcdp.settings import Settings
 
-INGEST_DAG = "lcdp_ingest_partner_files"
+CONTENT_TYPES = {"ked": "text/csv", "gcgf": "application/x-ndjson"}
 
 
 class DemoSummary(BaseModel):
@@ -20,6 +30,7 @@ class DemoSummary(BaseModel):
 
     tables: dict[str, int]
     ingestion: dict[str, dict[str, int]]
+    channels: dict[str, str]
     models: dict[str, dict] = Field(default_factory=dict)
     exports: dict[str, dict] = Field(default_factory=dict)
     dag_runs: dict[str, str] = Field(default_factory=dict)
@@ -28,35 +39,99 @@ class DemoSummary(BaseModel):
     stage_seconds: dict[str, float] = Field(default_factory=dict)
 
 
+def _registry_rows(data: Path, manifest: Manifest) -> list[dict]:
+    rows: list[dict] = []
+    for entry in manifest.for_dataset("ggdata", "merchants"):
+        page = json.loads((data / entry.path).read_text(encoding="utf-8"))
+        rows += next(p["row"] for p in page["RegionMnyFacltStus"] if "row" in p)
+    return rows
+
+
+def _upload_feeds(settings: Settings, data: Path, manifest: Manifest) -> None:
+    """Push ked and gcgf through the upload API of a service started for the demo."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from lcdp.service import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the demo's upload service did not start")
+            time.sleep(0.05)
+        for partner, dataset in (("ked", "credit"), ("gcgf", "guarantees")):
+            token = keys.create(settings.metadata_db_url, "partner", partner)
+            for entry in manifest.for_dataset(partner, dataset):
+                path = data / entry.path
+                with open(path, "rb") as body:
+                    response = httpx.post(
+                        f"http://127.0.0.1:{port}/v1/uploads/{partner}/{dataset}", params={"file_name": path.name},
+                        content=body, timeout=600,
+                        headers={"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPES[partner]})
+                if response.status_code not in (200, 201):
+                    raise RuntimeError(f"upload of {path.name} answered {response.status_code}: {response.text[:300]}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 def run_demo(settings: Settings, params: WorldParams, dirty: float,
              step: Callable[[str], None] = lambda _m: None) -> DemoSummary:
+    from lcdp.pull.simulator import PortalSimulator
+
     started = time.perf_counter()
     stages: dict[str, float] = {}
     settings.ensure_dirs()
     log_file = settings.home_dir / "demo-airflow.log"
-    drop = settings.home_dir / "demo" / f"seed{params.seed}-m{params.merchants}-n{params.months}"
+    data = settings.home_dir / "demo" / f"seed{params.seed}-m{params.merchants}-n{params.months}"
 
-    t = time.perf_counter()
-    step(f"generating partner data ({params.merchants} merchants, {params.months} months) in {drop}")
-    generate(drop, params, dirty=dirty)
-    stages["generate"] = time.perf_counter() - t
+    def stage(name: str, message: str, work: Callable[[], object]) -> object:
+        step(message)
+        t = time.perf_counter()
+        result = work()
+        stages[name] = round(time.perf_counter() - t, 1)
+        return result
 
-    t = time.perf_counter()
-    step("preparing Airflow (db migrate, reserialize DAGs)")
-    airflow_runner.prepare(settings, log_file)
-    stages["airflow_prepare"] = time.perf_counter() - t
+    manifest: Manifest = stage("generate", f"generating partner data ({params.merchants} merchants, "
+                               f"{params.months} months) in {data}", lambda: generate(data, params, dirty=dirty))
+    stage("airflow_prepare", "preparing Airflow (db migrate, reserialize DAGs)",
+          lambda: airflow_runner.prepare(settings, log_file))
+    runs: dict[str, str] = {}
 
-    t = time.perf_counter()
-    step(f"running DAG {INGEST_DAG} (all five partner feeds → bronze/quarantine)")
-    run = airflow_runner.run_dag(settings, INGEST_DAG, {"drop": str(drop / "partners")}, log_file)
-    stages["ingest_dag"] = time.perf_counter() - t
+    def pull_registry() -> None:
+        with PortalSimulator(_registry_rows(data, manifest), key="demo-key", faults={1: ["http500"]}) as portal:
+            run = airflow_runner.run_dag(settings, "lcdp_feed_ggdata_merchants",
+                                         {"source": portal.url, "key": "demo-key"}, log_file)
+        runs["lcdp_feed_ggdata_merchants"] = run["state"]
+
+    stage("ggdata_http_pull", "ggdata: Airflow pulls the registry from the portal API (simulated, one 5xx)", pull_registry)
+
+    def drop_and_pull(partner: str, dataset: str) -> None:
+        drop = settings.drop_root / partner / dataset
+        drop.mkdir(parents=True, exist_ok=True)
+        for entry in manifest.for_dataset(partner, dataset):
+            shutil.copy2(data / entry.path, drop / Path(entry.path).name)
+        dag_id = f"lcdp_feed_{partner}_{dataset}"
+        # the files were copied whole just now: no need to wait for them to settle
+        runs[dag_id] = airflow_runner.run_dag(settings, dag_id, {"settle_seconds": 0}, log_file)["state"]
+
+    for partner, dataset in (("kona", "transactions"), ("gjf", "employment")):
+        stage(f"{partner}_file_drop", f"{partner}: files dropped, Airflow picks them up",
+              lambda p=partner, d=dataset: drop_and_pull(p, d))
+    stage("upload_api", "ked, gcgf: partners push their files to the upload API",
+          lambda: _upload_feeds(settings, data, manifest))
 
     step("counting tables")
-    tables = {}
-    for name in catalog.tables():
-        rows = catalog.row_count(name, settings)
-        if rows is not None:
-            tables[name] = rows
+    tables = {name: rows for name in catalog.tables() if (rows := catalog.row_count(name, settings)) is not None}
     ingestion: dict[str, dict[str, int]] = {}
     for u in metadata.list_uploads(settings.metadata_db_url):
         entry = ingestion.setdefault(f"{u.partner}.{u.dataset}", {
@@ -70,7 +145,8 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
         entry["rows_valid"] += u.rows_valid
         entry["rows_quarantined"] += u.rows_quarantined
     return DemoSummary(
-        tables=tables, ingestion=ingestion, dag_runs={INGEST_DAG: run["state"]},
-        partner_data=str(drop), seconds=round(time.perf_counter() - started, 1),
-        stage_seconds={k: round(v, 1) for k, v in stages.items()},
+        tables=tables, ingestion=ingestion, dag_runs=runs, partner_data=str(data),
+        channels={"ggdata.merchants": "http_pull (Airflow)", "kona.transactions": "file_drop (Airflow)",
+                  "gjf.employment": "file_drop (Airflow)", "ked.credit": "upload API", "gcgf.guarantees": "upload API"},
+        seconds=round(time.perf_counter() - started, 1), stage_seconds=stages,
     )

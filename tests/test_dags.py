@@ -43,7 +43,7 @@ def test_every_dag_file_imports_quickly_without_heavy_modules(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_runs_ingestion_through_airflow_and_reports_every_table(tmp_path):
+def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tmp_path):
     home = tmp_path / "home"
     env = {**os.environ, "LCDP_PSEUDONYM_KEY": "demo-test-key-0123456789"}
     started = time.perf_counter()
@@ -51,7 +51,9 @@ def test_demo_runs_ingestion_through_airflow_and_reports_every_table(tmp_path):
                           capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert summary["dag_runs"] == {"lcdp_ingest_partner_files": "success"}
+    assert summary["dag_runs"] == {"lcdp_feed_ggdata_merchants": "success", "lcdp_feed_kona_transactions": "success",
+                                   "lcdp_feed_gjf_employment": "success"}
+    assert summary["channels"]["ked.credit"] == "upload API"
     feeds = ["kona_transactions", "ggdata_merchants", "ked_credit", "gcgf_guarantees", "gjf_employment"]
     for feed in feeds:
         for layer in ("bronze", "quarantine"):
