@@ -205,8 +205,9 @@ def demo(
 @app.command()
 def bench(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest.")] = "ingest",
-    rows: Annotated[int, typer.Option(help="Rows in the kona file.")] = 1_000_000,
+    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload.")] = "ingest",
+    rows: Annotated[int, typer.Option(help="ingest: rows in the kona file.")] = 1_000_000,
+    megabytes: Annotated[int, typer.Option(help="upload: size of the uploaded file in MiB.")] = 1024,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure a stage against a plain peer in the same run; prints JSON results."""
@@ -216,7 +217,7 @@ def bench(
     if stage not in BENCHES:
         _fail(f"unknown bench stage {stage!r} (known: {', '.join(BENCHES)})")
     with err.status(f"benchmarking {stage}"):
-        result = BENCHES[stage](c.settings, rows)
+        result = BENCHES[stage](c.settings, rows if stage == "ingest" else megabytes)
     if out_file:
         out_file.write_text(json.dumps(result, indent=2))
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")

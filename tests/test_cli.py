@@ -79,3 +79,13 @@ def test_bench_ingest_reports_both_sides_as_json(tmp_path):
     assert result["input"]["rows"] == 20000
     assert result["lcdp_ingest"]["rows"] == 20000 and result["pyarrow_read_csv"]["rows"] == 20000
     assert result["ratio_seconds"] > 0 and result["lcdp_ingest"]["peak_rss_mib"] > 0
+
+
+def test_bench_upload_reports_throughput_and_service_memory(tmp_path):
+    proc = run(tmp_path / "home", "bench", "upload", "--megabytes", "20")
+    assert proc.returncode == 0, proc.stderr
+    result = last_json(proc)
+    assert result["input"]["bytes"] >= 20 * 1024 * 1024
+    assert result["upload_to_receipt"]["rows_valid"] == result["input"]["rows"]
+    assert result["upload_to_receipt"]["mb_per_s"] > 0 and result["plain_file_copy"]["mb_per_s"] > 0
+    assert result["upload_to_receipt"]["service_peak_rss_mib"] >= result["upload_to_receipt"]["service_idle_rss_mib"] > 0

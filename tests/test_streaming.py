@@ -16,27 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from lcdp.bench import write_big_kona
+
 LCDP = str(Path(sys.executable).with_name("lcdp"))
 MIB = 1024 * 1024
-
-
-def write_big_kona(path: Path, target_bytes: int) -> int:
-    """A clean CP949 kona file of at least ``target_bytes``, written 100k unique rows at a time."""
-    header = "tx_id,card_token,frcs_no,tx_ts,amount,channel,age_band,gender,policy_fund,orig_tx_id\r\n"
-    tails = [
-        f"{i:07d},C{i % 50000:015x},{1000000000 + i % 3000},2024-03-{1 + i % 28:02d} "
-        f"{i % 24:02d}:{i % 60:02d}:00,{1000 + i % 50000},카드,30대,여,,\r\n"
-        for i in range(100_000)
-    ]
-    rows = 0
-    with open(path, "wb") as fh:
-        fh.write(header.encode("cp949"))
-        block = 0
-        while fh.tell() < target_bytes:
-            fh.write("".join(f"T{block:05d}{t}" for t in tails).encode("cp949"))
-            rows += len(tails)
-            block += 1
-    return rows
 
 
 def ingest_peak(home: Path, path: Path) -> tuple[dict, int]:
