@@ -99,3 +99,36 @@ def test_unexpected_json_shape_fails_loudly(settings):
             pull_merchants(settings, f"http://127.0.0.1:{server.server_address[1]}", "k", "run6", FAST)
     finally:
         server.shutdown()
+
+
+def test_a_killed_pull_resumes_with_no_gap_and_no_duplicate(settings, registry_rows, tmp_path):
+    """SIGKILL the pulling process while it waits on page 3, then resume in another process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from lcdp.settings import Settings\n"
+        "from lcdp.pull.ggdata import PullPolicy, pull_merchants\n"
+        "s = Settings(home=Path(sys.argv[1]), pseudonym_key=sys.argv[3])\n"
+        "pull_merchants(s, sys.argv[2], 'k', 'killed', PullPolicy(page_size=25, timeout_seconds=120))\n"
+    )
+    with PortalSimulator(registry_rows, key="k", faults={3: ["slow"]}, slow_seconds=60) as sim:
+        proc = subprocess.Popen([sys.executable, "-c", script, str(settings.home_dir), sim.url,
+                                 settings.pseudonym_key.get_secret_value()],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while 3 not in sim.requests:
+            assert time.monotonic() < deadline and proc.poll() is None, "the pull never reached page 3"
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert len(bronze_keys(settings)) == 50
+        resumed = pull_merchants(settings, sim.url, "k", "killed", FAST)
+    assert resumed.resumed_from_page == 2 and resumed.pages == 3
+    keys = bronze_keys(settings)
+    assert len(keys) == len(set(keys)) == len(registry_rows)

@@ -116,6 +116,8 @@ def test_bad_requests_get_the_right_status_and_write_nothing(service):
         (dict(dataset="loans"), 404, "has no dataset 'loans'"),
         (dict(partner="acme"), 403, "may not deliver"),
         (dict(content_type="image/png"), 415, "content type 'image/png' is not accepted"),
+        # compressed uploads are not accepted at all, so there is no decompression bomb to defuse
+        (dict(content_type="application/gzip", body=b"\x1f\x8b" + b"\x00" * 100), 415, "is not accepted"),
         (dict(file_name="../../etc/passwd"), 422, "outside the landing folder"),
         (dict(body=b"x" * (65 * 1024)), 413, "exceeds the limit"),
         (dict(body=b""), 422, "empty"),
