@@ -3,3 +3,7 @@
 
 class DeliveryRefused(ValueError):
     """The whole delivery is refused (nothing of it is ingested); the message says why."""
+
+
+class DeliveryInProgress(DeliveryRefused):
+    """The same bytes are being ingested right now by another process: try again later."""

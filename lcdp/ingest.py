@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lcdp import catalog, log, metadata
 from lcdp.contracts import QUARANTINE_SCHEMA, Contract, get_contract
-from lcdp.errors import DeliveryRefused
+from lcdp.errors import DeliveryInProgress, DeliveryRefused
 from lcdp.landing import land, safe_file_name
 from lcdp.metadata import Receipt, Upload
 from lcdp.pseudonym import Pseudonymizer
@@ -202,8 +202,13 @@ def _finish(db_url: str, upload: Upload) -> Receipt:
 
 
 def _register(db_url: str, contract: Contract, landed_path: Path, sha: str, size: int,
-              file_name: str, upload_id: str) -> tuple[Upload, Receipt | None]:
-    """Record a landed delivery; a known sha256 makes it a duplicate (or a retry of a failure)."""
+              file_name: str, upload_id: str, lease_seconds: int) -> tuple[Upload, Receipt | None]:
+    """Record a landed delivery; a known sha256 makes it a duplicate (or a retry of a failure).
+
+    An original still marked ``landed``/``ingesting`` is either being ingested right now
+    (refused with DeliveryInProgress) or was left by a process that died (its lease ran out):
+    then it is redone under its own upload id.
+    """
     content_key = f"{contract.partner}/{contract.dataset}/{sha}"
     with metadata.session(db_url) as db:
         original = metadata.find_original(db, content_key)
@@ -222,6 +227,15 @@ def _register(db_url: str, contract: Contract, landed_path: Path, sha: str, size
                 db.rollback()
                 original = metadata.find_original(db, content_key)
                 assert original is not None
+        if original.status in ("landed", "ingesting"):
+            since = original.started_at or original.created_at
+            since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
+            age = (dt.datetime.now(dt.timezone.utc) - since).total_seconds()
+            if age < lease_seconds:
+                shutil.rmtree(landed_path.parent, ignore_errors=True)
+                raise DeliveryInProgress(
+                    f"the same bytes are being ingested as upload {original.upload_id} (for {age:.0f} s); "
+                    "try again later")
         if original.status in ("landed", "ingesting", "failed"):
             # An earlier attempt died or failed midway: redo it under the original upload id.
             shutil.rmtree(landed_path.parent, ignore_errors=True)
@@ -265,7 +279,7 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
             landed = land(stream, settings.landing_root, partner, dataset, upload_id, file_name,
                           settings.max_upload_bytes)
             upload, receipt = _register(db_url, contract, landed.path, landed.sha256,
-                                        landed.size_bytes, file_name, upload_id)
+                                        landed.size_bytes, file_name, upload_id, settings.ingest_lease_seconds)
             bound = _log.bind(upload_id=upload.upload_id, partner=partner, dataset=dataset)
             if receipt is not None:
                 bound.info("ingest.duplicate", duplicate_of=receipt.duplicate_of)
@@ -274,7 +288,7 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
             # a retried upload may have left rows behind: remove them before loading again
             for table_name in (catalog.bronze(contract).qualified, catalog.quarantine(contract).qualified):
                 catalog.delete_upload(table_name, settings, upload.upload_id)
-            upload.status = "ingesting"
+            upload.status, upload.started_at = "ingesting", dt.datetime.now(dt.timezone.utc)
             _finish(db_url, upload)
             try:
                 staged.append(_stage_file(contract, upload, seq, settings, pseudonymizer, ingested_at, batch_dir, progress))

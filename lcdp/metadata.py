@@ -48,6 +48,7 @@ class Upload(Base):
     bronze_version: Mapped[int | None] = mapped_column(Integer)
     quarantine_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # last ingest attempt
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         default=1024**3,
         description="Memory the embedded engine may use for query state before it spills to disk.",
     )
+    ingest_lease_seconds: int = Field(
+        default=3600,
+        description="An ingest unfinished after this long is taken to have died and may be redone.",
+    )
     csv_block_bytes: int = Field(default=8 * 1024**2, description="Parse block size; bounds memory.")
 
     @property

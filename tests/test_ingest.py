@@ -116,9 +116,23 @@ def test_a_refused_delivery_writes_nothing_and_stays_refused(settings, tmp_path)
 def test_an_interrupted_ingest_is_redone_without_duplicating_rows(settings, tmp_path):
     path = write_kona(tmp_path / "day.csv", [kona_row("T00000001"), kona_row("T00000002"), kona_row("T00000003", amount="x")])
     first = ingest_file(settings, "kona", "transactions", path)
-    # as if the process died after the Delta commits but before the receipt was recorded
+    # as if the process died after the Delta commits but before the receipt was recorded ...
+    import datetime as dt
+
+    from lcdp.errors import DeliveryInProgress
+
+    started = dt.datetime.now(dt.timezone.utc)
     with metadata.session(settings.metadata_db_url) as db:
-        db.execute(update(metadata.Upload).where(metadata.Upload.upload_id == first.upload_id).values(status="ingesting"))
+        db.execute(update(metadata.Upload).where(metadata.Upload.upload_id == first.upload_id)
+                   .values(status="ingesting", started_at=started))
+        db.commit()
+    # ... while its lease runs, the same bytes are "in progress", not taken over
+    with pytest.raises(DeliveryInProgress, match=f"being ingested as upload {first.upload_id}"):
+        ingest_file(settings, "kona", "transactions", path)
+    # ... once it has run out, the upload is redone
+    with metadata.session(settings.metadata_db_url) as db:
+        db.execute(update(metadata.Upload).where(metadata.Upload.upload_id == first.upload_id)
+                   .values(started_at=started - dt.timedelta(seconds=settings.ingest_lease_seconds + 1)))
         db.commit()
     redone = ingest_file(settings, "kona", "transactions", path)
     assert redone.upload_id == first.upload_id and redone.status == "done" and redone.duplicate_of is None

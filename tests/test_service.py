@@ -156,3 +156,14 @@ def test_truncated_upload_is_refused_and_leaves_nothing(service):
     assert audit(service) == [("upload.refused", 400)]
     assert landed_files(service) == []
     assert list(service.settings.staging_root.iterdir()) == []
+
+
+def test_the_same_bytes_while_they_are_being_ingested_get_409(service):
+    kona = service.key("partner", "kona")
+    first = upload(service, kona).json()
+    with metadata.session(service.settings.metadata_db_url) as db:
+        db.execute(update(metadata.Upload).where(metadata.Upload.upload_id == first["upload_id"])
+                   .values(status="ingesting", started_at=dt.datetime.now(dt.timezone.utc)))
+        db.commit()
+    response = upload(service, kona)
+    assert response.status_code == 409 and first["upload_id"] in response.json()["error"]

@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 
 from lcdp import catalog, keys, metadata
 from lcdp.contracts import ContractError, get_contract
-from lcdp.errors import DeliveryRefused
+from lcdp.errors import DeliveryInProgress, DeliveryRefused
 from lcdp.landing import UnsafeFileName, safe_file_name
 from lcdp.metadata import Receipt
 from lcdp.settings import Settings
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_dirs()
     metadata.engine(settings.metadata_db_url)  # create the schema before the first request
-    errors = {s: {"model": ErrorBody} for s in (401, 403, 404, 413, 415, 422)}
+    errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 415, 422)}
     app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__)
 
     @app.exception_handler(HTTPException)
@@ -161,6 +161,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             try:
                 receipt = await run_in_threadpool(ingest_one)
+            except DeliveryInProgress as exc:
+                raise refuse(409, str(exc)) from exc
             except DeliveryRefused as exc:
                 raise refuse(422, str(exc)) from exc
         finally:
