@@ -1,8 +1,10 @@
-"""One ingestion DAG per pull feed of the partner registry (``infra/feeds.yaml``).
+"""One ingestion DAG per feed of the partner registry (``infra/feeds.yaml``).
 
-Each DAG pulls its feed (HTTP API or file drop) into bronze and publishes the bronze table
-as an Airflow Asset, so downstream DAGs schedule on data, not on clocks. Wiring only: the
-adapters live in ``lcdp.pull``, imported inside the task.
+Pull feeds (HTTP API, file drop) are pulled into bronze; push feeds (upload API) are ingested
+by the service as they arrive, and their DAG publishes what arrived since its last run. Either
+way the DAG's task publishes the bronze table as an Airflow Asset, so downstream DAGs schedule
+on data, not on clocks; a run with nothing new is skipped and publishes nothing. Wiring only:
+the adapters live in ``lcdp.pull``, imported inside the task.
 """
 
 import datetime as dt
@@ -48,10 +50,15 @@ def build(feed: dict):
     def feed_dag():
         @task(outlets=[bronze_asset(partner, dataset)])
         def pull(params: dict | None = None, run_id: str | None = None) -> dict:
-            from lcdp.pull.runner import run_feed
+            from airflow.exceptions import AirflowSkipException
 
-            return run_feed(partner, dataset, channel, params or {}, run_key=run_id or "manual",
-                            url_env=feed.get("url_env"), key_env=feed.get("key_env"))
+            from lcdp.pull.runner import NothingNew, run_feed
+
+            try:
+                return run_feed(partner, dataset, channel, params or {}, run_key=run_id or "manual",
+                                url_env=feed.get("url_env"), key_env=feed.get("key_env"))
+            except NothingNew as exc:
+                raise AirflowSkipException(str(exc)) from exc
 
         pull()
 
@@ -59,5 +66,4 @@ def build(feed: dict):
 
 
 for _feed in yaml.safe_load(REGISTRY.read_text())["feeds"]:
-    if _feed["channel"] in ("http_pull", "file_drop"):
-        globals()[f"lcdp_feed_{_feed['partner']}_{_feed['dataset']}"] = build(_feed)
+    globals()[f"lcdp_feed_{_feed['partner']}_{_feed['dataset']}"] = build(_feed)

@@ -82,3 +82,9 @@ def run_dag(settings: Settings, dag_id: str, conf: dict, log_file: Path | None =
         raise AirflowError(f"DAG {dag_id} run {run['run_id']} ended {run.get('state')}: "
                            f"{', '.join(failed) or 'no task failed?'}\n{tail}")
     return run
+
+
+def task_states(settings: Settings, dag_id: str, run_id: str) -> dict[str, str]:
+    """Task id → state for one DAG run."""
+    states = _json_tail(_airflow(settings, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
+    return {t["task_id"]: t["state"] for t in states}

@@ -68,7 +68,7 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
     assert (home / "airflow" / "airflow.db").exists()
 
 
-def test_one_feed_dag_per_pull_feed_each_publishing_its_bronze_asset():
+def test_one_feed_dag_per_feed_each_publishing_its_bronze_asset():
     import runpy
 
     import yaml
@@ -78,9 +78,9 @@ def test_one_feed_dag_per_pull_feed_each_publishing_its_bronze_asset():
     from airflow.sdk import DAG
 
     dags = {d.dag_id: d for d in ns.values() if isinstance(d, DAG)}
-    pulled = [f for f in registry if f["channel"] in ("http_pull", "file_drop")]
-    assert set(dags) == {f"lcdp_feed_{f['partner']}_{f['dataset']}" for f in pulled}
-    for feed in pulled:
+    assert len(registry) == 5
+    assert set(dags) == {f"lcdp_feed_{f['partner']}_{f['dataset']}" for f in registry}
+    for feed in registry:
         dag = dags[f"lcdp_feed_{feed['partner']}_{feed['dataset']}"]
         (pull,) = dag.tasks
         assert [a.uri for a in pull.outlets] == [f"lcdp://bronze/{feed['partner']}_{feed['dataset']}"]
@@ -111,3 +111,15 @@ def test_feed_dags_pull_through_real_airflow(tmp_path, spark):
     assert run["state"] == "success"
     assert catalog.row_count("bronze.kona_transactions", settings) == 1
     assert catalog.row_count("quarantine.kona_transactions", settings) == 1
+    # a push feed's DAG publishes what partners uploaded since its last run, then has nothing new
+    from lcdp.ingest import ingest_file
+
+    psv = tmp_path / "ked_credit_202401.psv"
+    psv.write_text("brn|company_name|snapshot_month|credit_grade|delinquency_count|delinquency_days|loan_balance|"
+                   "years_in_business\n120-81-47521|가게|2024-01|3|0|0|1000|2.5\n")
+    ingest_file(settings, "ked", "credit", psv)
+    first = airflow_runner.run_dag(settings, "lcdp_feed_ked_credit", {})
+    states = airflow_runner.task_states(settings, "lcdp_feed_ked_credit", first["run_id"])
+    assert states == {"pull": "success"}
+    second = airflow_runner.run_dag(settings, "lcdp_feed_ked_credit", {})
+    assert airflow_runner.task_states(settings, "lcdp_feed_ked_credit", second["run_id"]) == {"pull": "skipped"}

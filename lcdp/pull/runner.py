@@ -1,4 +1,4 @@
-"""Run one pull feed (what a feed DAG's task calls): resolve its source, pull, summarize."""
+"""Run one feed (what a feed DAG's task calls): pull it, or publish what partners pushed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,44 @@ from lcdp.settings import Settings
 
 class FeedConfigError(ValueError):
     """A feed cannot run: its source or credentials are not configured."""
+
+
+class NothingNew(RuntimeError):
+    """The feed has nothing new since its last run (the DAG skips, publishing no Asset event)."""
+
+
+def publish_uploads(settings: Settings, partner: str, dataset: str) -> dict:
+    """Uploads of a push feed that finished since the last publication, summed.
+
+    Partners push through the service, which ingests at once; this is what tells Airflow
+    (by the feed DAG's Asset) that the feed's bronze table has new data.
+    """
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from lcdp import metadata
+
+    run_key = f"upload:{partner}.{dataset}"
+    with metadata.session(settings.metadata_db_url) as db:
+        cp = db.get(metadata.PullCheckpoint, run_key)
+        since = cp.updated_at if cp else None
+        query = select(metadata.Upload).where(
+            metadata.Upload.partner == partner, metadata.Upload.dataset == dataset,
+            metadata.Upload.status == "done", metadata.Upload.duplicate_of.is_(None))
+        uploads = list(db.scalars(query.order_by(metadata.Upload.finished_at)))
+        if since is not None:
+            since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
+            uploads = [u for u in uploads if (u.finished_at if u.finished_at.tzinfo
+                                              else u.finished_at.replace(tzinfo=dt.timezone.utc)) > since]
+        if not uploads:
+            raise NothingNew(f"{partner}.{dataset}: no upload finished since {since or 'the beginning'}")
+        newest = max(u.finished_at for u in uploads)
+        db.merge(metadata.PullCheckpoint(run_key=run_key, last_page=0, upload_ids="", updated_at=newest))
+        db.commit()
+    from lcdp.metadata import Receipt
+
+    return summarize(partner, dataset, [Receipt.of(u) for u in uploads]).model_dump(mode="json")
 
 
 def run_feed(partner: str, dataset: str, channel: str, params: dict, run_key: str,
@@ -34,4 +72,6 @@ def run_feed(partner: str, dataset: str, channel: str, params: dict, run_key: st
             raise FeedConfigError(f"{partner}.{dataset}: drop folder {folder} does not exist")
         _, receipts = pull_drop(settings, partner, dataset, folder, float(params.get("settle_seconds", 60)))
         return summarize(partner, dataset, receipts).model_dump(mode="json")
-    raise FeedConfigError(f"{partner}.{dataset}: channel {channel!r} is not pulled by the platform")
+    if channel == "upload":
+        return publish_uploads(settings, partner, dataset)
+    raise FeedConfigError(f"{partner}.{dataset}: unknown channel {channel!r}")
