@@ -273,6 +273,7 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
     batch_dir.mkdir(parents=True)
     receipts: dict[int, Receipt] = {}
     staged: list[_Staged] = []
+    in_flight: list[Upload] = []  # taken on by this call and not finished yet
     try:
         for seq, (file_name, stream) in enumerate(deliveries):
             upload_id = new_upload_id()
@@ -285,6 +286,7 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
                 bound.info("ingest.duplicate", duplicate_of=receipt.duplicate_of)
                 receipts[seq] = receipt
                 continue
+            in_flight.append(upload)
             # a retried upload may have left rows behind: remove them before loading again
             for table_name in (catalog.bronze(contract).qualified, catalog.quarantine(contract).qualified):
                 catalog.delete_upload(table_name, settings, upload.upload_id)
@@ -298,15 +300,10 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
                 upload.status, upload.error = "refused", str(exc)
                 upload.finished_at = dt.datetime.now(dt.timezone.utc)
                 receipts[seq] = _finish(db_url, upload)
+                in_flight.remove(upload)
                 bound.info("ingest.refused", reason=str(exc))  # the receipt reports it
         if staged:
-            try:
-                b_version, q_version, dup_counts = _bronze_load(contract, staged, settings, batch_dir)
-            except Exception as exc:
-                for s in staged:
-                    s.upload.status, s.upload.error = "failed", f"bronze load failed: {exc}"
-                    _finish(db_url, s.upload)
-                raise
+            b_version, q_version, dup_counts = _bronze_load(contract, staged, settings, batch_dir)
             for s in staged:
                 dups = Counter({reason: n for (uid, reason), n in dup_counts.items() if uid == s.upload.upload_id})
                 u = s.upload
@@ -320,9 +317,17 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
                 if u.rows_in != u.rows_valid + u.rows_quarantined:  # pragma: no cover - invariant
                     raise AssertionError(f"upload {u.upload_id}: rows in != valid + quarantined")
                 receipts[s.seq] = _finish(db_url, u)
+                in_flight.remove(u)
                 _log.info("ingest.done", upload_id=u.upload_id, table=catalog.bronze(contract).qualified,
                           version=b_version, rows_in=u.rows_in, rows_valid=u.rows_valid,
                           rows_quarantined=u.rows_quarantined)
+    except Exception as exc:
+        # Fail loudly but leave nothing "in progress": a re-send of these bytes redoes them at
+        # once (their partial rows are removed first) instead of waiting out the lease.
+        for upload in in_flight:
+            upload.status, upload.error = "failed", f"{type(exc).__name__}: {exc}"
+            _finish(db_url, upload)
+        raise
     finally:
         shutil.rmtree(batch_dir, ignore_errors=True)
     return [receipts[i] for i in sorted(receipts)]

@@ -230,3 +230,21 @@ def test_a_file_name_outside_the_landing_root_is_refused_before_anything_lands(s
         ingest_streams(settings, "kona", "transactions", [("../../../evil.csv", io.BytesIO(b"tx_id\n"))])
     assert not any(p.is_file() for p in settings.home_dir.parent.rglob("evil.csv"))
     assert metadata.list_uploads(settings.metadata_db_url) == []
+
+
+def test_a_failed_ingest_is_marked_failed_and_redone_on_resend(settings, tmp_path):
+    """A bronze load that fails (here: the bronze table's folder is a file) marks the upload
+    failed, and a re-send after the cause is fixed ingests it completely."""
+    path = write_kona(tmp_path / "day.csv", [kona_row("T00000001"), kona_row("T00000002", amount="x")])
+    blocker = settings.lake_root / "bronze" / "kona_transactions"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a table")
+    with pytest.raises(Exception):
+        ingest_file(settings, "kona", "transactions", path)
+    (upload,) = metadata.list_uploads(settings.metadata_db_url)
+    assert upload.status == "failed" and upload.error
+    blocker.unlink()
+    redone = ingest_file(settings, "kona", "transactions", path)
+    assert redone.upload_id == upload.upload_id and redone.status == "done"
+    assert (redone.rows_valid, redone.rows_quarantined) == (1, 1)
+    assert len(bronze_rows(settings)) == 1 and len(quarantine_rows(settings)) == 1
