@@ -49,39 +49,20 @@ def _registry_rows(data: Path, manifest: Manifest) -> list[dict]:
 
 def _upload_feeds(settings: Settings, data: Path, manifest: Manifest) -> None:
     """Push ked and gcgf through the upload API of a service started for the demo."""
-    import socket
-    import threading
+    from lcdp.service.background import BackgroundService
 
-    import uvicorn
-
-    from lcdp.service import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the demo's upload service did not start")
-            time.sleep(0.05)
+    with BackgroundService(settings) as service:
         for partner, dataset in (("ked", "credit"), ("gcgf", "guarantees")):
             token = keys.create(settings.metadata_db_url, "partner", partner)
             for entry in manifest.for_dataset(partner, dataset):
                 path = data / entry.path
                 with open(path, "rb") as body:
                     response = httpx.post(
-                        f"http://127.0.0.1:{port}/v1/uploads/{partner}/{dataset}", params={"file_name": path.name},
+                        f"{service.url}/v1/uploads/{partner}/{dataset}", params={"file_name": path.name},
                         content=body, timeout=600,
                         headers={"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPES[partner]})
                 if response.status_code not in (200, 201):
                     raise RuntimeError(f"upload of {path.name} answered {response.status_code}: {response.text[:300]}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def run_demo(settings: Settings, params: WorldParams, dirty: float,

@@ -4,9 +4,6 @@ throwaway PostgreSQL database, and small generated partner data sets."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from hypothesis import settings as hypothesis_settings
 
 from lcdp import engine
 from lcdp.generator import Manifest, WorldParams, generate
+from lcdp.service.background import BackgroundService
 from lcdp.settings import Settings
 
 # CI explores the same examples every run (a red build should be reproducible); local runs
@@ -78,42 +76,8 @@ def kona_row(tx_id: str = "T00000001", card: str = "CARD00000001", frcs: str = "
     return ",".join([tx_id, card, frcs, ts, amount, channel, age, gender, fund, orig])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Service:
-    """The FastAPI app served by a real uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.port = _free_port()
-        import uvicorn
-
-        from lcdp.service import create_app
-
-        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Service:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the service did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+class Service(BackgroundService):
+    """The service on a free loopback port, with a helper to make keys for it."""
 
     def key(self, role: str, subject: str, **kwargs) -> dict[str, str]:
         from lcdp import keys

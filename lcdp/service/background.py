@@ -1,0 +1,51 @@
+"""Run the service in a background thread on a free loopback port (demo, tests, tools)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from lcdp.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BackgroundService:
+    """``with BackgroundService(settings) as svc: httpx.get(svc.url + "/openapi.json")``
+
+    A real uvicorn server, not a test client: requests cross a real socket.
+    """
+
+    def __init__(self, settings: Settings, start_timeout_s: float = 30.0) -> None:
+        import uvicorn
+
+        from lcdp.service.app import create_app
+
+        self.settings = settings
+        self.port = free_port()
+        self.start_timeout_s = start_timeout_s
+        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> BackgroundService:
+        self.thread.start()
+        deadline = time.monotonic() + self.start_timeout_s
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"the service did not start on port {self.port}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
