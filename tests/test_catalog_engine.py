@@ -6,7 +6,6 @@ import pytest
 from deltalake import DeltaTable
 
 from lcdp import catalog, engine
-from lcdp.settings import Settings
 
 
 def test_every_table_has_one_name_and_one_place(settings):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 from sqlalchemy import update

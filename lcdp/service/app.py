@@ -35,7 +35,6 @@ CONTENT_TYPES = {
     "ggdata_page": {"application/json"},
     "parquet": {"application/vnd.apache.parquet", "application/x-parquet", "application/octet-stream"},
 }
-_CHUNK = 1024 * 1024
 
 
 class ErrorBody(BaseModel):
