@@ -139,7 +139,9 @@ def read_csv(path: Path, contract: Contract, plan: ReadPlan, block_bytes: int) -
     try:
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding=encoding, block_size=block_bytes, use_threads=False),
+            # our (trimmed) header names are the column names: "tx_id " must still be tx_id
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=block_bytes, use_threads=False,
+                                           column_names=header, skip_rows=1),
             parse_options=pacsv.ParseOptions(
                 delimiter=fmt.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
             ),

@@ -101,6 +101,12 @@ def test_missing_columns_are_refused(tmp_path):
         read_all(path)
 
 
+def test_header_names_with_stray_spaces_are_trimmed(tmp_path):
+    header = "tx_id , card_token,frcs_no,tx_ts,amount,channel,age_band,gender,policy_fund, orig_tx_id"
+    rows, malformed, _, _ = read_all(write_kona(tmp_path / "a.csv", [kona_row()], header=header))
+    assert rows.column("tx_id").to_pylist() == ["T00000001"] and not malformed
+
+
 def test_extra_columns_are_ignored_and_noted(tmp_path):
     header = "tx_id,card_token,frcs_no,tx_ts,amount,channel,age_band,gender,policy_fund,orig_tx_id,memo"
     rows, malformed, _, plan = read_all(write_kona(tmp_path / "a.csv", [kona_row() + ",hello"], header=header))
