@@ -118,14 +118,15 @@ def ingest(
     if not files:
         _fail(f"no files in {', '.join(map(str, paths))}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=len(files) == 1) as progress:
-        task = progress.add_task(f"parsing {partner}.{dataset}", total=len(files))
-        seen: set[str] = set()
+                  console=err, transient=True) as progress:
+        task = progress.add_task(f"{partner}.{dataset}", total=len(files))
+        seen: list[str] = []
 
-        def on_progress(name: str, _rows: int) -> None:
+        def on_progress(name: str, records: int) -> None:
             if name not in seen:
-                seen.add(name)
-                progress.update(task, completed=len(seen), description=f"parsing {name}")
+                seen.append(name)
+            # files done so far, and the records of the one being parsed (a 2 GB file takes minutes)
+            progress.update(task, completed=len(seen) - 1, description=f"{name}: {records:,} records parsed")
 
         try:
             receipts = ingest_files(c.settings, partner, dataset, files, on_progress)
