@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from lcdp import catalog, log, metadata
 from lcdp.contracts import QUARANTINE_SCHEMA, Contract, get_contract
 from lcdp.errors import DeliveryInProgress, DeliveryRefused
-from lcdp.landing import land, safe_file_name
+from lcdp.landing import LandedFile, land, safe_file_name
 from lcdp.metadata import Receipt, Upload
 from lcdp.pseudonym import Pseudonymizer
 from lcdp.readers import ReadPlan, read_delivery
@@ -257,12 +257,35 @@ def _register(db_url: str, contract: Contract, landed_path: Path, sha: str, size
 def ingest_streams(settings: Settings, partner: str, dataset: str,
                    deliveries: Sequence[tuple[str, BinaryIO]],
                    progress: Progress | None = None) -> list[Receipt]:
-    """Ingest a batch of deliveries of one dataset; one receipt per delivery, in order.
+    """Land a batch of deliveries of one dataset, then ingest them (see ``ingest_landed``).
 
     Raises ``ContractError`` for an unknown partner or dataset, and ``DeliveryRefused`` for a
-    delivery that cannot even be landed (unsafe name, over the size limit). A file refused
-    after landing gets a receipt with status ``refused`` and its reason in ``error``; nothing
-    of it reaches bronze.
+    delivery that cannot even be landed (unsafe name, over the size limit).
+    """
+    get_contract(partner, dataset)
+    settings.ensure_dirs()
+    landed: list[tuple[str, str, LandedFile]] = []
+    try:
+        for file_name, stream in deliveries:
+            upload_id = new_upload_id()
+            landed.append((upload_id, file_name, land(stream, settings.landing_root, partner, dataset,
+                                                      upload_id, file_name, settings.max_upload_bytes)))
+    except BaseException:
+        for _, _, file in landed:  # a batch lands whole or not at all
+            shutil.rmtree(file.path.parent, ignore_errors=True)
+        raise
+    return ingest_landed(settings, partner, dataset, landed, progress)
+
+
+def ingest_landed(settings: Settings, partner: str, dataset: str,
+                  landed: Sequence[tuple[str, str, LandedFile]],
+                  progress: Progress | None = None) -> list[Receipt]:
+    """Ingest deliveries already in landing, ``(upload_id, file name, landed file)`` each, as
+    one batch; one receipt per delivery, in order.
+
+    A file refused after landing gets a receipt with status ``refused`` and its reason in
+    ``error``; nothing of it reaches bronze. The same bytes delivered before get a receipt
+    with ``duplicate_of``; the same bytes being ingested right now raise DeliveryInProgress.
     """
     contract = get_contract(partner, dataset)
     settings.ensure_dirs()
@@ -275,12 +298,9 @@ def ingest_streams(settings: Settings, partner: str, dataset: str,
     staged: list[_Staged] = []
     in_flight: list[Upload] = []  # taken on by this call and not finished yet
     try:
-        for seq, (file_name, stream) in enumerate(deliveries):
-            upload_id = new_upload_id()
-            landed = land(stream, settings.landing_root, partner, dataset, upload_id, file_name,
-                          settings.max_upload_bytes)
-            upload, receipt = _register(db_url, contract, landed.path, landed.sha256,
-                                        landed.size_bytes, file_name, upload_id, settings.ingest_lease_seconds)
+        for seq, (upload_id, file_name, file) in enumerate(landed):
+            upload, receipt = _register(db_url, contract, file.path, file.sha256,
+                                        file.size_bytes, file_name, upload_id, settings.ingest_lease_seconds)
             bound = _log.bind(upload_id=upload.upload_id, partner=partner, dataset=dataset)
             if receipt is not None:
                 bound.info("ingest.duplicate", duplicate_of=receipt.duplicate_of)

@@ -48,35 +48,58 @@ def safe_file_name(name: str) -> str:
     return base[:200]
 
 
+class LandingWriter:
+    """Writes one delivery into ``landing/<partner>/<dataset>/<upload_id>/`` chunk by chunk,
+    hashing and counting as it goes; ``finish()`` makes it final and read-only, ``abort()``
+    leaves nothing behind. Used by ``land`` (file-like sources) and by the upload API, which
+    writes the request body straight in as it arrives."""
+
+    def __init__(self, root: Path, partner: str, dataset: str, upload_id: str, file_name: str,
+                 max_bytes: int) -> None:
+        self.folder = (root / partner / dataset / upload_id).resolve()
+        self.target = (self.folder / safe_file_name(file_name)).resolve()
+        if not self.target.is_relative_to(root.resolve()):
+            raise UnsafeFileName(f"file name {file_name!r} points outside the landing folder")
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self._partial = self.target.with_name(self.target.name + ".partial")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._out = open(self._partial, "xb")
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise DeliveryTooLarge(f"delivery exceeds the limit of {self.max_bytes} bytes")
+        self._digest.update(chunk)
+        self._out.write(chunk)
+
+    def finish(self) -> LandedFile:
+        self._out.close()
+        os.replace(self._partial, self.target)
+        self.target.chmod(0o444)
+        return LandedFile(self.target, self._digest.hexdigest(), self.size)
+
+    def abort(self) -> None:
+        self._out.close()
+        self._partial.unlink(missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def land(stream: BinaryIO, root: Path, partner: str, dataset: str, upload_id: str,
          file_name: str, max_bytes: int) -> LandedFile:
     """Copy a delivery into landing while hashing it; the result is made read-only.
 
     Streams in 1 MiB chunks, so memory stays flat whatever the file size.
     """
-    folder = (root / partner / dataset / upload_id).resolve()
-    target = (folder / safe_file_name(file_name)).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise UnsafeFileName(f"file name {file_name!r} points outside the landing folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    partial = target.with_name(target.name + ".partial")
+    writer = LandingWriter(root, partner, dataset, upload_id, file_name, max_bytes)
     try:
-        with open(partial, "xb") as out:
-            while chunk := stream.read(_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DeliveryTooLarge(f"delivery exceeds the limit of {max_bytes} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-        os.replace(partial, target)
+        while chunk := stream.read(_CHUNK):
+            writer.write(chunk)
+        return writer.finish()
     except BaseException:
-        partial.unlink(missing_ok=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        writer.abort()
         raise
-    target.chmod(0o444)
-    return LandedFile(target, digest.hexdigest(), size)
 
 
 def sha256_of(path: Path) -> str:

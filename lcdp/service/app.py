@@ -8,9 +8,6 @@ Every upload attempt, accepted or refused, is written to the audit log.
 
 import csv
 import io
-import os
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
@@ -24,7 +21,8 @@ from starlette.requests import ClientDisconnect
 from lcdp import catalog, keys, metadata
 from lcdp.contracts import ContractError, get_contract
 from lcdp.errors import DeliveryInProgress, DeliveryRefused
-from lcdp.landing import UnsafeFileName, safe_file_name
+from lcdp.ingest import ingest_landed, new_upload_id
+from lcdp.landing import DeliveryTooLarge, LandingWriter, UnsafeFileName, safe_file_name
 from lcdp.metadata import Receipt
 from lcdp.settings import Settings
 
@@ -135,37 +133,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise refuse(422, str(exc)) from exc
         if content_length is not None and content_length > settings.max_upload_bytes:
             raise refuse(413, f"delivery of {content_length} bytes exceeds the limit of {settings.max_upload_bytes}")
-        # Stream the body to a private temporary file: bounded memory whatever the size.
-        fd, tmp_name = tempfile.mkstemp(prefix="upload-", dir=settings.staging_root)
-        tmp = Path(tmp_name)
+        # Stream the body straight into landing, hashing and counting as it arrives: bounded
+        # memory and one write, whatever the size. Nothing stays if it is cut short or too big.
+        upload_id = new_upload_id()
+        writer = LandingWriter(settings.landing_root, partner, dataset, upload_id, file_name, settings.max_upload_bytes)
         try:
-            size = 0
-            with os.fdopen(fd, "wb") as out:
-                try:
-                    async for chunk in request.stream():
-                        size += len(chunk)
-                        if size > settings.max_upload_bytes:
-                            raise refuse(413, f"delivery exceeds the limit of {settings.max_upload_bytes} bytes")
-                        out.write(chunk)
-                except ClientDisconnect as exc:
-                    raise refuse(400, "the upload was cut off before its end") from exc
-            if content_length is not None and size != content_length:
-                raise refuse(400, f"the upload was cut off: {size} of {content_length} bytes arrived")
-
-            def ingest_one() -> Receipt:
-                from lcdp.ingest import ingest_streams
-
-                with open(tmp, "rb") as fh:
-                    return ingest_streams(settings, partner, dataset, [(file_name, fh)])[0]
-
             try:
-                receipt = await run_in_threadpool(ingest_one)
-            except DeliveryInProgress as exc:
-                raise refuse(409, str(exc)) from exc
-            except DeliveryRefused as exc:
-                raise refuse(422, str(exc)) from exc
-        finally:
-            tmp.unlink(missing_ok=True)
+                async for chunk in request.stream():
+                    writer.write(chunk)
+            except ClientDisconnect as exc:
+                raise refuse(400, "the upload was cut off before its end") from exc
+            except DeliveryTooLarge as exc:
+                raise refuse(413, str(exc)) from exc
+            if content_length is not None and writer.size != content_length:
+                raise refuse(400, f"the upload was cut off: {writer.size} of {content_length} bytes arrived")
+            landed = writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        try:
+            receipt = (await run_in_threadpool(ingest_landed, settings, partner, dataset,
+                                               [(upload_id, file_name, landed)]))[0]
+        except DeliveryInProgress as exc:
+            raise refuse(409, str(exc)) from exc
+        except DeliveryRefused as exc:
+            raise refuse(422, str(exc)) from exc
         if receipt.status == "refused":
             _audit(settings, who, "upload.refused", target, 422, receipt.error, receipt.upload_id)
             return JSONResponse(receipt.model_dump(mode="json"), status_code=422)
