@@ -85,15 +85,14 @@ class _Findings:
 def _typed_column(col: Column, raw: pa.Array, findings: _Findings, table: pa.Table) -> pa.Array:
     name = col.name
     if col.type in ("string", "brn"):
-        value = raw
         if col.type == "brn":
-            value = pc.replace_substring(raw, "-", "")
-            bad_format = pc.invert(pc.match_substring_regex(value, r"^[0-9]{10}$"))
+            # the value is kept as delivered; pseudonymization normalizes it (lcdp.pseudonym)
+            digits = pc.replace_substring(raw, "-", "")
+            bad_format = pc.invert(pc.match_substring_regex(digits, r"^[0-9]{10}$"))
             findings.add(bad_format, f"{name}:bad_format")
             ok = pc.fill_null(pc.invert(bad_format), False)
-            check = _brn_check(pc.if_else(ok, value, pa.scalar(None, pa.string())))
+            check = _brn_check(pc.if_else(ok, digits, pa.scalar(None, pa.string())))
             findings.add(np.logical_and(ok.to_numpy(zero_copy_only=False), ~check), f"{name}:bad_check_digit")
-            value = raw
         if col.pattern:
             findings.add(pc.invert(pc.match_substring_regex(raw, col.pattern)), f"{name}:bad_format")
         allowed = col.allowed or (reference().values(col.allowed_ref) if col.allowed_ref else None)
@@ -104,7 +103,7 @@ def _typed_column(col: Column, raw: pa.Array, findings: _Findings, table: pa.Tab
             )
         if col.text:
             findings.add(pc.match_substring_regex(raw, _FORMULA_RE), f"{name}:formula_prefix", warning=True)
-        return value
+        return raw
 
     if col.type == "integer":
         ok = pc.match_substring_regex(raw, _INT_RE)
