@@ -174,3 +174,107 @@ def merge(spark: SparkSession, source: DataFrame, name: str, settings: Settings,
         "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
     )
     return version(name, settings)  # type: ignore[return-value]
+
+
+def create_empty(spark: SparkSession, name: str, settings: Settings, ddl: str, partition_by: str | None = None) -> None:
+    """Create the table with a Spark DDL schema and no rows, if it does not exist yet."""
+    if delta(name, settings) is not None:
+        return
+    writer = spark.createDataFrame([], ddl).write.format("delta").mode("append")
+    if partition_by:
+        writer = writer.partitionBy(partition_by)
+    writer.save(table(name).uri(settings))
+
+
+def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Settings, key: list[str],
+                 scope: list[str] | None, partition_by: str | None = None) -> int:
+    """Make the table's rows in ``source``'s scope exactly ``source``; one atomic commit.
+
+    ``scope`` names the columns whose values ``source`` covers whole (``merchant_key``: all of
+    a merchant's history rows); target rows in scope that ``source`` lacks are deleted, rows
+    outside the scope are untouched; ``scope=None`` means the whole table. Matched rows are
+    rewritten only when a value differs, so a replayed batch leaves the table as it was.
+    Returns the table's version afterwards.
+    """
+    target = table(name)
+    if delta(name, settings) is None:
+        writer = source.write.format("delta").mode("append")
+        if partition_by:
+            writer = writer.partitionBy(partition_by)
+        writer.save(target.uri(settings))
+        return version(name, settings)  # type: ignore[return-value]
+    columns = source.columns
+    existing = read(spark, name, settings)
+    in_scope = existing if scope is None else existing.join(source.select(*scope).distinct(), on=scope, how="left_semi")
+    stale = in_scope.join(source.select(*key), on=key, how="left_anti").select(*columns)
+    from pyspark.sql import functions as F
+
+    merged = (source.withColumn("_delete", F.lit(False))
+              .unionByName(stale.withColumn("_delete", F.lit(True))))
+    view = f"_replace_source_{dt.datetime.now().strftime('%H%M%S%f')}"
+    merged.createOrReplaceTempView(view)
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+    values = [c for c in columns if c not in key]
+    differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in values) or "FALSE"
+    spark.sql(
+        f"MERGE INTO delta.`{target.uri(settings)}` AS t USING {view} AS s ON {on} "
+        "WHEN MATCHED AND s._delete THEN DELETE "
+        f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {', '.join(f't.`{c}` = s.`{c}`' for c in values)} "
+        f"WHEN NOT MATCHED AND NOT s._delete THEN INSERT ({', '.join(f'`{c}`' for c in columns)}) "
+        f"VALUES ({', '.join(f's.`{c}`' for c in columns)})"
+    )
+    spark.catalog.dropTempView(view)
+    return version(name, settings)  # type: ignore[return-value]
+
+
+def overwrite_where(df: DataFrame, name: str, settings: Settings, partition_by: str, predicate: str | None) -> int:
+    """Replace the rows matching ``predicate`` (all rows when None) with ``df``; one commit."""
+    writer = df.write.format("delta").partitionBy(partition_by)
+    if delta(name, settings) is None:
+        writer.mode("append").save(table(name).uri(settings))
+    elif predicate is None:
+        writer.mode("overwrite").save(table(name).uri(settings))
+    else:
+        writer.mode("overwrite").option("replaceWhere", predicate).save(table(name).uri(settings))
+    return version(name, settings)  # type: ignore[return-value]
+
+
+def files(name: str, settings: Settings, at_version: int) -> dict[str, dict]:
+    """The data files of a table version: relative path → partition values."""
+    handle = DeltaTable(table(name).uri(settings), version=at_version)
+    actions = pa.table(handle.get_add_actions(flatten=True))
+    parts = [c for c in actions.column_names if c.startswith("partition.")]
+    rows = actions.select(["path", *parts]).to_pylist()
+    return {r.pop("path"): {k.removeprefix("partition."): v for k, v in r.items()} for r in rows}
+
+
+def changed_files(name: str, settings: Settings, since: int, until: int) -> tuple[dict[str, dict], dict[str, dict]]:
+    """``(added, removed)`` data files between two versions, with their partition values.
+
+    Raises ``DeltaError`` when ``since`` can no longer be loaded (its log was cleaned up)."""
+    before, after = files(name, settings, since), files(name, settings, until)
+    return ({p: v for p, v in after.items() if p not in before},
+            {p: v for p, v in before.items() if p not in after})
+
+
+def uploads_between(name: str, settings: Settings, since: int, until: int) -> set[str]:
+    """Upload ids whose rows entered the table after version ``since``, up to ``until``.
+
+    Read from the files that changed, not from every row: ids in files added minus ids in
+    files removed, so a compaction (which rewrites old uploads' rows) or the deletion of a
+    half-ingested upload brings up nothing new, while an upload re-ingested after such a
+    deletion counts as new again.
+    """
+    import pyarrow.parquet as pq
+
+    added, removed = changed_files(name, settings, since, until)
+    root = table(name).path(settings)
+
+    def ids(paths: dict[str, dict]) -> set[str]:
+        out: set[str] = set()
+        for rel in paths:
+            column = pq.read_table(root / rel, columns=["_upload_id"]).column(0)
+            out.update(column.unique().to_pylist())
+        return out
+
+    return ids(added) - ids(removed)

@@ -1,0 +1,160 @@
+"""``gold.merchant_month_features``: one row per business and month, the credit model's
+inputs (BRIEF §8), computed point-in-time.
+
+Point-in-time means a row for month T uses only what was true by the end of T:
+
+- sales windows look back (T-5..T), never forward;
+- the bureau and employment values are the latest snapshot of month ≤ T, and one older
+  than three months is not used (``credit_month`` / ``employment_month`` tell which);
+- a guarantee counts from its start date; it counts as defaulted only from its default
+  date. The delivered ``status`` is today's status and would leak the future: unused.
+- the registry status is the history row valid at the end of T.
+
+A business has a row for every month from its first activity (a payment, a bureau or an
+employment snapshot) to the last month of data, months without sales included (sales 0):
+a shop whose sales stop is the signal, not a gap.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+KEY = ["business_key", "month"]
+PARTITION = "month"
+SNAPSHOT_MAX_AGE_MONTHS = 3
+
+OUTPUT_DDL = (
+    "business_key string, sigun_cd string, industry_code string, registry_status string, "
+    "months_active int, sales_amount bigint, payments bigint, customers bigint, "
+    "repeat_customer_ratio double, policy_fund_share double, sales_growth_1m double, "
+    "sales_growth_3m double, sales_volatility_6m double, credit_month date, credit_grade bigint, "
+    "delinquency_count bigint, delinquency_days bigint, loan_balance bigint, years_in_business double, "
+    "guarantees_active bigint, guarantee_amount_active bigint, guarantee_defaults_to_date bigint, "
+    "employment_month date, insured_employees bigint, hires bigint, separations bigint, "
+    "job_postings bigint, employees_change_3m bigint, month date"
+)
+COLUMNS = [c.split()[0] for c in OUTPUT_DDL.split(", ")]
+
+
+def _month_end(month: Column) -> Column:
+    return F.last_day(month)
+
+
+def monthly_sales(transactions: DataFrame) -> DataFrame:
+    """Sales per business and month: net amount, payments, customers, policy-fund amount."""
+    placed = transactions.where(F.col("business_key").isNotNull())
+    payment = F.col("kind") == "payment"
+    return placed.groupBy("business_key", F.col("tx_month").alias("month")).agg(
+        F.sum("net_amount").alias("sales_amount"),
+        F.sum(F.when(payment, 1).otherwise(0)).cast("bigint").alias("payments"),
+        F.countDistinct(F.when(payment, F.col("card_key"))).cast("bigint").alias("customers"),
+        F.sum(F.when(F.col("policy_fund").isNotNull(), F.col("net_amount")).otherwise(0)).alias("policy_fund_amount"),
+    )
+
+
+def repeat_customers(transactions: DataFrame) -> DataFrame:
+    """Per business and month T: customers of T who also paid there in T-3..T-1."""
+    visits = (transactions.where(F.col("business_key").isNotNull() & (F.col("kind") == "payment"))
+              .select("business_key", "card_key", F.col("tx_month").alias("month")).distinct())
+    # each visit makes its card a returning customer in the three following months
+    returning = (visits.select("business_key", "card_key",
+                               F.explode(F.array(*[F.add_months("month", k) for k in (1, 2, 3)])).alias("month"))
+                 .distinct())
+    return (visits.join(returning, on=["business_key", "card_key", "month"], how="left_semi")
+            .groupBy("business_key", "month").agg(F.count("*").cast("bigint").alias("repeat_customers")))
+
+
+def spine(sales: DataFrame, credit: DataFrame, employment: DataFrame) -> DataFrame:
+    """Every (business, month) from the business's first activity to the last month of data."""
+    active = (sales.select("business_key", "month")
+              .unionByName(credit.select("business_key", "month"))
+              .unionByName(employment.select("business_key", "month")))
+    spans = active.groupBy("business_key").agg(F.min("month").alias("first_month"))
+    last = active.agg(F.max("month").alias("last_month"))
+    return spans.crossJoin(last).select("business_key", F.explode(
+        F.sequence("first_month", "last_month", F.expr("interval 1 month"))).alias("month"))
+
+
+def _carry_forward(frame: DataFrame, snapshot: DataFrame, columns: list[str], month_label: str) -> DataFrame:
+    """Join a monthly snapshot onto the spine and carry its latest values forward for at most
+    SNAPSHOT_MAX_AGE_MONTHS - 1 months (the spine has a row for every month)."""
+    recent = (Window.partitionBy("business_key").orderBy("month")
+              .rowsBetween(-(SNAPSHOT_MAX_AGE_MONTHS - 1), Window.currentRow))
+    joined = frame.join(snapshot.select("business_key", "month", F.col("month").alias(month_label), *columns),
+                        on=["business_key", "month"], how="left")
+    for c in [month_label, *columns]:
+        joined = joined.withColumn(c, F.last(c, ignorenulls=True).over(recent))
+    return joined
+
+
+def guarantee_signals(frame: DataFrame, guarantees: DataFrame) -> DataFrame:
+    """Active guarantees and defaults to date at each month's end (dates, not status)."""
+    end = _month_end(F.col("month"))
+    g = guarantees.select("business_key", "start_date", "amount", "default_date")
+    live = F.col("start_date") <= end
+    defaulted = F.col("default_date").isNotNull() & (F.col("default_date") <= end)
+    per_month = (frame.select("business_key", "month").join(g, on="business_key")
+                 .groupBy("business_key", "month").agg(
+                     F.sum(F.when(live & ~defaulted, 1).otherwise(0)).cast("bigint").alias("guarantees_active"),
+                     F.sum(F.when(live & ~defaulted, F.col("amount")).otherwise(0)).cast("bigint").alias("guarantee_amount_active"),
+                     F.sum(F.when(defaulted, 1).otherwise(0)).cast("bigint").alias("guarantee_defaults_to_date")))
+    return (frame.join(per_month, on=["business_key", "month"], how="left")
+            .fillna(0, subset=["guarantees_active", "guarantee_amount_active", "guarantee_defaults_to_date"]))
+
+
+def registry_place_and_status(frame: DataFrame, merchants: DataFrame) -> DataFrame:
+    """Region and industry of the business (its current merchant rows; the smallest code when
+    it trades in several), and its registry status at each month's end: active if any of its
+    merchants is, suspended if none is active, closed if all are; null before the registry
+    knew."""
+    current = merchants.where(F.col("is_current")).groupBy("business_key").agg(
+        F.min("sigun_cd").alias("sigun_cd"), F.min("industry_code").alias("industry_code"))
+    rank = F.when(F.col("status") == "active", 3).when(F.col("status") == "suspended", 2).otherwise(1)
+    end = _month_end(F.col("month"))
+    history = merchants.select("business_key", "valid_from", "valid_to", rank.alias("_rank"))
+    status = (frame.select("business_key", "month").join(history, on="business_key")
+              .where((F.col("valid_from") <= end) & (F.col("valid_to").isNull() | (F.col("valid_to") > end)))
+              .groupBy("business_key", "month").agg(F.max("_rank").alias("_rank"))
+              .select("business_key", "month", F.when(F.col("_rank") == 3, "active")
+                      .when(F.col("_rank") == 2, "suspended").otherwise("closed").alias("registry_status")))
+    return (frame.join(current, on="business_key", how="left")
+            .join(status, on=["business_key", "month"], how="left"))
+
+
+def _ratio(numerator: Column, denominator: Column) -> Column:
+    return F.when(denominator > 0, numerator / denominator)
+
+
+def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credit: DataFrame,
+                            guarantees: DataFrame, employment: DataFrame) -> DataFrame:
+    """silver tables → gold.merchant_month_features rows, every month of every business."""
+    sales = monthly_sales(transactions)
+    frame = (spine(sales, credit, employment)
+             .join(sales, on=["business_key", "month"], how="left")
+             .join(repeat_customers(transactions), on=["business_key", "month"], how="left"))
+    frame = frame.fillna(0, subset=["sales_amount", "payments", "customers", "policy_fund_amount", "repeat_customers"])
+    by_month = Window.partitionBy("business_key").orderBy("month")
+    last = lambda n: by_month.rowsBetween(-(n - 1), Window.currentRow)  # noqa: E731
+    sales_amount = F.col("sales_amount").cast("double")
+    frame = (frame
+             .withColumn("months_active", F.row_number().over(by_month).cast("int"))
+             .withColumn("repeat_customer_ratio", _ratio(F.col("repeat_customers").cast("double"), F.col("customers")))
+             .withColumn("policy_fund_share", _ratio(F.col("policy_fund_amount").cast("double"), sales_amount))
+             .withColumn("_previous", F.lag(sales_amount, 1).over(by_month))
+             .withColumn("sales_growth_1m", _ratio(sales_amount, F.col("_previous")) - 1)
+             .withColumn("_recent3", F.avg(sales_amount).over(last(3)))
+             .withColumn("_before3", F.avg(sales_amount).over(by_month.rowsBetween(-5, -3)))
+             .withColumn("sales_growth_3m", F.when(F.col("months_active") >= 6,
+                                                   _ratio(F.col("_recent3"), F.col("_before3")) - 1))
+             .withColumn("sales_volatility_6m", F.when(F.col("months_active") >= 3, _ratio(
+                 F.stddev_pop(sales_amount).over(last(6)), F.avg(sales_amount).over(last(6))))))
+    frame = _carry_forward(frame, credit, ["credit_grade", "delinquency_count", "delinquency_days",
+                                           "loan_balance", "years_in_business"], "credit_month")
+    frame = _carry_forward(frame, employment, ["insured_employees", "hires", "separations", "job_postings"],
+                           "employment_month")
+    frame = frame.withColumn("employees_change_3m",
+                             F.col("insured_employees") - F.lag("insured_employees", 3).over(by_month))
+    frame = guarantee_signals(frame, guarantees)
+    frame = registry_place_and_status(frame, merchants)
+    return frame.select(*[F.col(c.split()[0]).cast(c.split()[1]) for c in OUTPUT_DDL.split(", ")])

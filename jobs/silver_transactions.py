@@ -1,0 +1,94 @@
+"""``silver.transactions``: every payment once, refunds netted against it, placed at its
+merchant.
+
+- A transaction id delivered twice is one payment: the first delivery wins.
+- A refund is a negative row naming its original (``orig_tx_id``). It is netted into the
+  original's row (``refunded_amount``, ``net_amount``), so spending counts in the month of
+  the payment. A refund whose original never arrived stays a row of its own
+  (``kind = 'orphan_refund'``) until the original comes; then it is folded in.
+- Every row carries ``payment_id`` (its own id for a payment, the original's for an orphan
+  refund): recomputing one payment id from bronze rebuilds every silver row it owns.
+- The merchant's business key, region and industry come from ``silver.merchants``; a
+  payment at a merchant the registry does not (yet) list is kept with ``merchant_known``
+  false and null attributes, and counted.
+- Times are stored in UTC; month, day, hour and weekend are the cardholder's Korean time.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.deduplicate import first_per_key
+
+KEY = ["tx_id"]
+SCOPE = ["payment_id"]
+PARTITION = "tx_month"
+LOCAL_TZ = "Asia/Seoul"
+
+OUTPUT_DDL = (
+    "tx_id string, payment_id string, kind string, tx_ts timestamp, tx_date date, tx_hour int, "
+    "is_weekend boolean, merchant_key string, card_key string, channel string, age_band string, "
+    "gender string, policy_fund string, amount bigint, refunded_amount bigint, net_amount bigint, "
+    "refund_count int, business_key string, sigun_cd string, industry_code string, "
+    "merchant_known boolean, _upload_id string, tx_month date"
+)
+COLUMNS = [c.split()[0] for c in OUTPUT_DDL.split(", ")]
+
+
+def _original() -> Column:
+    return F.nullif(F.trim(F.col("orig_tx_id")), F.lit(""))
+
+
+def payment_id() -> Column:
+    """The payment a bronze row belongs to: its own id, or the original's for a refund."""
+    return F.coalesce(_original(), F.col("tx_id"))
+
+
+def events(bronze: DataFrame) -> DataFrame:
+    """Bronze payments and refunds with their ``payment_id``, one row per transaction id."""
+    rows = bronze.select(
+        "tx_id", payment_id().alias("payment_id"), _original().isNotNull().alias("is_refund"),
+        "tx_ts", "merchant_key", "card_key", "channel", "age_band", "gender",
+        F.nullif(F.trim(F.col("policy_fund")), F.lit("")).alias("policy_fund"),
+        F.col("amount").cast("bigint").alias("amount"),
+        "_upload_id", "_ingested_at", "_row_number",
+    )
+    return first_per_key(rows, KEY)
+
+
+def net_refunds(events: DataFrame) -> DataFrame:
+    """Payments with their refunds folded in, plus the refunds whose payment is unknown."""
+    payments = events.where(~F.col("is_refund"))
+    refunds = events.where(F.col("is_refund"))
+    refunded = refunds.groupBy("payment_id").agg(
+        (-F.sum("amount")).alias("refunded_amount"), F.count("*").cast("int").alias("refund_count"))
+    netted = (payments.join(refunded, on="payment_id", how="left")
+              .withColumn("kind", F.lit("payment"))
+              .withColumn("refunded_amount", F.coalesce("refunded_amount", F.lit(0)).cast("bigint"))
+              .withColumn("refund_count", F.coalesce("refund_count", F.lit(0)).cast("int")))
+    orphans = (refunds.join(payments.select("payment_id"), on="payment_id", how="left_anti")
+               .withColumn("kind", F.lit("orphan_refund"))
+               .withColumn("refunded_amount", F.lit(0).cast("bigint"))
+               .withColumn("refund_count", F.lit(0).cast("int")))
+    both = netted.unionByName(orphans)
+    return both.withColumn("net_amount", (F.col("amount") - F.col("refunded_amount")).cast("bigint"))
+
+
+def place(netted: DataFrame, merchants: DataFrame) -> DataFrame:
+    """Attach the merchant's business, region and industry (current registry row) and the
+    Korean calendar; the silver.transactions shape."""
+    current = merchants.where(F.col("is_current")).select("merchant_key", "business_key", "sigun_cd", "industry_code")
+    local = F.from_utc_timestamp(F.col("tx_ts"), LOCAL_TZ)
+    return (netted.join(current, on="merchant_key", how="left")
+            .withColumn("merchant_known", F.col("business_key").isNotNull())
+            .withColumn("tx_date", F.to_date(local))
+            .withColumn("tx_month", F.trunc(F.to_date(local), "month"))
+            .withColumn("tx_hour", F.hour(local).cast("int"))
+            .withColumn("is_weekend", F.dayofweek(local).isin(1, 7))
+            .select(*COLUMNS))
+
+
+def silver_transactions(bronze: DataFrame, merchants: DataFrame) -> DataFrame:
+    """Bronze kona rows → silver.transactions rows (the whole job, for one set of payments)."""
+    return place(net_refunds(events(bronze)), merchants)

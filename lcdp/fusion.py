@@ -1,0 +1,326 @@
+"""Fusion: bronze → silver → gold, incrementally and exactly once.
+
+Each output table is one *step* with declared inputs. A step reads its inputs at their
+current versions (time travel pins them for the whole step), compares them with the versions
+its last lineage record names (``lcdp.lineage``), and
+
+- does nothing when no input moved (no commit at all);
+- for silver, recomputes from bronze only the keys that the new uploads touch, and replaces
+  those keys' rows with one ``MERGE`` (``catalog.replace_rows``): a replayed upload or a
+  re-run batch leaves the table as it was;
+- for gold, recomputes the months that changed and replaces them (``replaceWhere``);
+- recomputes everything when there is no usable record (first run, ``--full``, or the
+  recorded input version can no longer be loaded).
+
+The Spark work lives in ``jobs/`` (functions of DataFrames); this module is the edge that
+reads, writes and records lineage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from lcdp import catalog, engine, lineage, log
+from lcdp.settings import Settings
+
+_log = log.get(__name__)
+
+
+class StepResult(BaseModel):
+    """What one fusion step did (``lcdp fuse`` prints one per table)."""
+
+    table: str
+    status: str  # "written" or "up to date"
+    mode: str | None = None  # "full" or "incremental"
+    version: int | None = None
+    rows: int | None = None
+    scope: str = ""  # what was recomputed, in words
+    inputs: dict[str, int | None] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Step:
+    table: str
+    inputs: tuple[str, ...]
+    run: Callable[[Settings, dict[str, int | None], dict | None], tuple[str, str]]  # → (mode, scope)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _spark(settings: Settings):
+    return engine.spark(settings)
+
+
+def _read(settings: Settings, name: str, version: int | None):
+    return catalog.read(_spark(settings), name, settings, version=version)
+
+
+def _new_uploads(settings: Settings, name: str, previous: dict | None, current: int | None) -> set[str] | None:
+    """Upload ids new in ``name`` since the step last ran; None means "recompute all"."""
+    if previous is None or current is None:
+        return None
+    before = previous["inputs"].get(name)
+    if before is None:
+        return None
+    if before == current:
+        return set()
+    try:
+        return catalog.uploads_between(name, settings, before, current)
+    except Exception as exc:  # the recorded version's log is gone: start over
+        _log.warning("fusion.watermark_lost", table=name, version=before, error=str(exc))
+        return None
+
+
+def _in(column: str, values: set[str]):
+    from pyspark.sql import functions as F
+
+    return F.col(column).isin(sorted(values)) if values else F.lit(False)
+
+
+def _changed_rows(settings: Settings, name: str, before: int, after: int):
+    """Rows that differ between two versions of a (small) table, either side."""
+    old, new = _read(settings, name, before), _read(settings, name, after)
+    return new.subtract(old).unionByName(old.subtract(new))
+
+
+def _date_list(dates) -> str:
+    return ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
+
+
+# --------------------------------------------------------------------------- silver
+
+
+def _merchants(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:
+    from jobs import silver_merchants as job
+
+    spark = _spark(settings)
+    bronze_name = "bronze.ggdata_merchants"
+    obs = job.observations(_read(settings, bronze_name, inputs[bronze_name]))
+    codes = job.industry_codes(obs)
+    new = _new_uploads(settings, bronze_name, previous, inputs[bronze_name])
+    if new is None:
+        catalog.replace_rows(spark, job.merchant_history(obs, codes), "silver.merchants", settings, job.KEY, None)
+        return "full", "every merchant"
+    touched = obs.where(_in("_upload_id", new)).select(*job.SCOPE).distinct()
+    history = job.merchant_history(obs.join(touched, on=job.SCOPE, how="left_semi"), codes)
+    catalog.replace_rows(spark, history, "silver.merchants", settings, job.KEY, job.SCOPE)
+    return "incremental", f"merchants of {len(new)} new upload(s)"
+
+
+def _transactions(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:
+    from jobs import silver_transactions as job
+
+    spark = _spark(settings)
+    bronze_name, merchants_name = "bronze.kona_transactions", "silver.merchants"
+    bronze = _read(settings, bronze_name, inputs[bronze_name])
+    merchants = _read(settings, merchants_name, inputs[merchants_name])
+    new = _new_uploads(settings, bronze_name, previous, inputs[bronze_name])
+    before_merchants = previous["inputs"].get(merchants_name) if previous else None
+    if new is None or before_merchants is None:
+        catalog.replace_rows(spark, job.silver_transactions(bronze, merchants), "silver.transactions", settings,
+                             job.KEY, None, job.PARTITION)
+        return "full", "every payment"
+    with_payment = bronze.withColumn("payment_id", job.payment_id())
+    touched = with_payment.where(_in("_upload_id", new)).select("payment_id")
+    scope = f"payments of {len(new)} new upload(s)"
+    if before_merchants != inputs[merchants_name]:
+        # merchants whose business, region or industry changed: re-place their payments
+        place = ["merchant_key", "business_key", "sigun_cd", "industry_code"]
+        current = lambda v: _read(settings, merchants_name, v).where("is_current").select(*place)  # noqa: E731
+        moved = (current(inputs[merchants_name]).subtract(current(before_merchants))
+                 .select("merchant_key").distinct())
+        touched = touched.unionByName(with_payment.join(moved, on="merchant_key", how="left_semi").select("payment_id"))
+        scope += " and of merchants the registry changed"
+    touched = touched.distinct()
+    rows = with_payment.join(touched, on="payment_id", how="left_semi").drop("payment_id")
+    catalog.replace_rows(spark, job.silver_transactions(rows, merchants), "silver.transactions",
+                         settings, job.KEY, job.SCOPE, job.PARTITION)
+    return "incremental", scope
+
+
+def _snapshot_step(silver_name: str):
+    def run(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:
+        from jobs.silver_snapshots import SNAPSHOTS, conform
+
+        spark = _spark(settings)
+        snapshot = SNAPSHOTS[silver_name]
+        bronze = _read(settings, snapshot.bronze, inputs[snapshot.bronze])
+        new = _new_uploads(settings, snapshot.bronze, previous, inputs[snapshot.bronze])
+        bronze_key = [snapshot.columns[k] for k in snapshot.key]
+        if new is None:
+            catalog.replace_rows(spark, conform(snapshot, bronze), silver_name, settings, snapshot.key, None)
+            return "full", "every key"
+        touched = bronze.where(_in("_upload_id", new)).select(*bronze_key).distinct()
+        rows = bronze.join(touched, on=bronze_key, how="left_semi")
+        catalog.replace_rows(spark, conform(snapshot, rows), silver_name, settings, snapshot.key, snapshot.key)
+        return "incremental", f"keys of {len(new)} new upload(s)"
+
+    return run
+
+
+# --------------------------------------------------------------------------- gold
+
+
+def _changed_tx_months(settings: Settings, previous: dict | None, current: int | None) -> set[dt.date] | None:
+    """Months (partitions) of silver.transactions rewritten since the step last ran."""
+    before = previous["inputs"].get("silver.transactions") if previous else None
+    if before is None or current is None:
+        return None
+    if before == current:
+        return set()
+    try:
+        added, removed = catalog.changed_files("silver.transactions", settings, before, current)
+    except Exception:
+        return None
+    return {v["tx_month"] for v in [*added.values(), *removed.values()] if v.get("tx_month") is not None}
+
+
+def _features_since(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> dt.date | None | str:
+    """The first month whose features may have changed; None: all; "nothing": no change."""
+    if previous is None:
+        return None
+    firsts: list[dt.date] = []
+    tx_months = _changed_tx_months(settings, previous, inputs["silver.transactions"])
+    if tx_months is None:
+        return None
+    firsts += list(tx_months)
+    from pyspark.sql import functions as F
+
+    month_of = {
+        "silver.credit_monthly": F.col("month"),
+        "silver.employment_monthly": F.col("month"),
+        "silver.guarantees": F.least(F.trunc("start_date", "month"), F.trunc("default_date", "month")),
+        "silver.merchants": F.lit(None).cast("date"),  # a registry change may touch any month
+    }
+    for name, month in month_of.items():
+        before, after = previous["inputs"].get(name), inputs[name]
+        if before is None or after is None:
+            return None
+        if before == after:
+            continue
+        changed = _changed_rows(settings, name, before, after)
+        summary = changed.agg(F.count("*").alias("n"), F.min(month).alias("first")).collect()[0]
+        if summary["n"] == 0:
+            continue
+        if summary["first"] is None:
+            return None
+        firsts.append(summary["first"])
+    return min(firsts) if firsts else "nothing"
+
+
+def _features(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:
+    from pyspark.sql import functions as F
+
+    from jobs import gold_features as job
+
+    since = _features_since(settings, inputs, previous)
+    if since == "nothing":
+        return "incremental", "no month changed"
+    features = job.merchant_month_features(
+        *(_read(settings, name, inputs[name]) for name in (
+            "silver.transactions", "silver.merchants", "silver.credit_monthly", "silver.guarantees",
+            "silver.employment_monthly")))
+    if since is None:
+        catalog.overwrite_where(features, "gold.merchant_month_features", settings, job.PARTITION, None)
+        return "full", "every month"
+    features = features.where(F.col("month") >= F.lit(since))
+    catalog.overwrite_where(features, "gold.merchant_month_features", settings, job.PARTITION,
+                            f"month >= DATE'{since.isoformat()}'")
+    return "incremental", f"months from {since:%Y-%m}"
+
+
+def _cube(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:
+    from jobs import gold_spending_cube as job
+
+    transactions = _read(settings, "silver.transactions", inputs["silver.transactions"])
+    months = _changed_tx_months(settings, previous, inputs["silver.transactions"])
+    if months is None:
+        catalog.overwrite_where(job.spending_cube(transactions), "gold.spending_cube", settings, job.PARTITION, None)
+        return "full", "every month"
+    if not months:
+        return "incremental", "no month changed"
+    cube = job.spending_cube(transactions.where(f"tx_month IN ({_date_list(months)})"))
+    catalog.overwrite_where(cube, "gold.spending_cube", settings, job.PARTITION, f"month IN ({_date_list(months)})")
+    return "incremental", f"{len(months)} month(s)"
+
+
+STEPS: list[Step] = [
+    Step("silver.merchants", ("bronze.ggdata_merchants",), _merchants),
+    Step("silver.transactions", ("bronze.kona_transactions", "silver.merchants"), _transactions),
+    Step("silver.credit_monthly", ("bronze.ked_credit",), _snapshot_step("silver.credit_monthly")),
+    Step("silver.guarantees", ("bronze.gcgf_guarantees",), _snapshot_step("silver.guarantees")),
+    Step("silver.employment_monthly", ("bronze.gjf_employment",), _snapshot_step("silver.employment_monthly")),
+    Step("gold.merchant_month_features", ("silver.transactions", "silver.merchants", "silver.credit_monthly",
+                                          "silver.guarantees", "silver.employment_monthly"), _features),
+    Step("gold.spending_cube", ("silver.transactions",), _cube),
+]
+STEP_NAMES = [s.table for s in STEPS]
+
+
+def _output_ddl(name: str) -> tuple[str, str | None]:
+    from jobs import gold_features, gold_spending_cube, silver_merchants, silver_transactions
+    from jobs.silver_snapshots import SNAPSHOTS
+
+    known = {
+        "silver.merchants": (silver_merchants.OUTPUT_DDL, None),
+        "silver.transactions": (silver_transactions.OUTPUT_DDL, silver_transactions.PARTITION),
+        "gold.merchant_month_features": (gold_features.OUTPUT_DDL, gold_features.PARTITION),
+        "gold.spending_cube": (gold_spending_cube.OUTPUT_DDL, gold_spending_cube.PARTITION),
+    }
+    known.update({name: (s.ddl, None) for name, s in SNAPSHOTS.items()})
+    return known[name]
+
+
+def _ensure_inputs(settings: Settings, step: Step) -> None:
+    """Inputs that were never written exist empty, so a partner that has not delivered yet
+    reads as no rows rather than an error."""
+    for name in step.inputs:
+        if name.startswith("bronze."):
+            catalog.ensure(name, settings)
+        else:
+            catalog.create_empty(_spark(settings), name, settings, *_output_ddl(name))
+
+
+def run_step(settings: Settings, name: str, full: bool = False) -> StepResult:
+    """Bring one silver or gold table up to date with its inputs."""
+    step = next((s for s in STEPS if s.table == name), None)
+    if step is None:
+        raise catalog.UnknownTable(f"no fusion step writes {name!r} (steps: {', '.join(STEP_NAMES)})")
+    started = time.perf_counter()
+    _ensure_inputs(settings, step)
+    inputs = {i: catalog.version(i, settings) for i in step.inputs}
+    previous = None if full or catalog.delta(name, settings) is None else lineage.latest(name, settings)
+    if previous is not None and previous["inputs"] == inputs:
+        return StepResult(table=name, status="up to date", version=catalog.version(name, settings),
+                          rows=catalog.row_count(name, settings), inputs=inputs,
+                          seconds=round(time.perf_counter() - started, 2))
+    _log.info("fusion.step", table=name, inputs=inputs, previous=previous and previous["inputs"])
+    mode, scope = step.run(settings, inputs, previous)
+    catalog.create_empty(_spark(settings), name, settings, *_output_ddl(name))  # nothing to write, first run
+    data_version = catalog.version(name, settings)
+    lineage.record(name, settings, data_version, inputs, mode=mode, scope=scope)  # type: ignore[arg-type]
+    result = StepResult(table=name, status="written", mode=mode, version=catalog.version(name, settings),
+                        rows=catalog.row_count(name, settings), scope=scope, inputs=inputs,
+                        seconds=round(time.perf_counter() - started, 2))
+    _log.info("fusion.done", table=name, version=result.version, rows=result.rows, mode=mode, scope=scope,
+              seconds=result.seconds)
+    return result
+
+
+def run_all(settings: Settings, full: bool = False,
+            progress: Callable[[StepResult], None] | None = None) -> list[StepResult]:
+    """Every step in dependency order (silver before gold)."""
+    results = []
+    for step in STEPS:
+        result = run_step(settings, step.table, full=full)
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    return results
