@@ -9,6 +9,8 @@ delta-rs, which Sail's SQL lacks (no DESCRIBE HISTORY, no OPTIMIZE).
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,12 +127,15 @@ def compact(name: str, settings: Settings) -> dict:
     return {} if handle is None else handle.optimize.compact()
 
 
-def vacuum(name: str, settings: Settings, retention_hours: int = 24 * 30, dry_run: bool = False) -> list[str]:
-    """Remove files no version within the retention still references (time travel survives)."""
+def vacuum(name: str, settings: Settings, retention_hours: int = 24 * 30, dry_run: bool = False,
+           keep_versions: list[int] | None = None) -> list[str]:
+    """Delete files no version within the retention (nor a kept version) references, and
+    files no version references at all; returns the files removed."""
     handle = delta(name, settings)
     if handle is None:
         return []
-    return handle.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False)
+    return handle.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False,
+                         full=True, keep_versions=keep_versions or None)
 
 
 def delete_upload(name: str, settings: Settings, upload_id: str) -> int:
@@ -211,8 +216,16 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
 
     merged = (source.withColumn("_delete", F.lit(False))
               .unionByName(stale.withColumn("_delete", F.lit(True))))
-    view = f"_replace_source_{dt.datetime.now().strftime('%H%M%S%f')}"
-    merged.createOrReplaceTempView(view)
+    # The MERGE reads a materialized source: Sail plans a MERGE whose source is itself a
+    # join over the target table into a memory pool exhaustion on the smallest inputs, and
+    # a fixed source is also what a MERGE needs to be repeatable.
+    staged = settings.staging_root / "merge" / f"{target.layer}.{target.name}-{uuid.uuid4().hex}"
+    merged.write.mode("overwrite").parquet(str(staged))
+    if not any(staged.glob("*.parquet")):  # nothing to insert, update or delete
+        shutil.rmtree(staged, ignore_errors=True)
+        return version(name, settings)  # type: ignore[return-value]
+    view = f"_replace_source_{uuid.uuid4().hex}"
+    spark.read.parquet(str(staged)).createOrReplaceTempView(view)
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     values = [c for c in columns if c not in key]
     differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in values) or "FALSE"
@@ -224,6 +237,7 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
         f"VALUES ({', '.join(f's.`{c}`' for c in columns)})"
     )
     spark.catalog.dropTempView(view)
+    shutil.rmtree(staged, ignore_errors=True)
     return version(name, settings)  # type: ignore[return-value]
 
 

@@ -169,6 +169,107 @@ def status(ctx: typer.Context) -> None:
 
 
 @app.command()
+def fuse(
+    ctx: typer.Context,
+    table: Annotated[list[str] | None, typer.Argument(help="Only these silver/gold tables (default: all, in order).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Recompute from all of bronze instead of what is new.")] = False,
+) -> None:
+    """Bring silver and gold up to date with bronze: only what new deliveries changed."""
+    from lcdp import engine
+    from lcdp.catalog import UnknownTable
+    from lcdp.fusion import STEP_NAMES, run_step
+
+    c = _ctx(ctx)
+    names = table or STEP_NAMES
+    results = []
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("fusion", total=len(names))
+            for name in names:
+                bar.update(task, description=f"fusing {name}")
+                results.append(run_step(c.settings, name, full=full))
+                bar.advance(task)
+    except UnknownTable as exc:
+        _fail(str(exc))
+    except engine.EngineError as exc:
+        _fail(str(exc), 1)
+
+    def render() -> None:
+        t = Table("table", "status", "mode", "recomputed", "rows", "version", "seconds", title="fusion")
+        for r in results:
+            t.add_row(r.table, r.status, r.mode or "", r.scope, "—" if r.rows is None else f"{r.rows:,}",
+                      str(r.version), f"{r.seconds:.1f}")
+        out.print(t)
+
+    _emit(c, {"steps": [r.model_dump(mode="json") for r in results]}, render)
+
+
+@app.command()
+def lineage(
+    ctx: typer.Context,
+    table: Annotated[str, typer.Argument(help="A silver or gold table, e.g. gold.spending_cube.")],
+    version: Annotated[int | None, typer.Option(help="A version of the table (default: the latest).")] = None,
+) -> None:
+    """The input versions behind a table version, down to the bronze uploads."""
+    from lcdp import catalog
+    from lcdp import lineage as lineage_
+
+    c = _ctx(ctx)
+    try:
+        catalog.table(table)
+    except catalog.UnknownTable as exc:
+        _fail(str(exc))
+    tree = lineage_.trace(table, c.settings, version)
+
+    def render() -> None:
+        from rich.tree import Tree
+
+        def add(node: Tree, entry: dict) -> None:
+            label = f"{entry['table']} v{entry['version']}"
+            if "uploads" in entry:
+                label += f": {len(entry['uploads'])} upload(s)"
+            branch = node.add(label)
+            for child in entry.get("inputs", []):
+                add(branch, child)
+
+        root = Tree("lineage")
+        add(root, tree)
+        out.print(root)
+
+    _emit(c, tree, render)
+
+
+@app.command()
+def maintain(
+    ctx: typer.Context,
+    table: Annotated[list[str] | None, typer.Argument(help="Tables to maintain (default: every table).")] = None,
+) -> None:
+    """Compact small files and vacuum unreferenced ones, keeping time travel (see retention)."""
+    from lcdp import catalog
+    from lcdp.maintenance import maintain as maintain_table
+
+    c = _ctx(ctx)
+    names = table or list(catalog.tables())
+    try:
+        for name in names:
+            catalog.table(name)
+    except catalog.UnknownTable as exc:
+        _fail(str(exc))
+    results = [maintain_table(c.settings, name) for name in names]
+
+    def render() -> None:
+        t = Table("table", "files compacted", "files vacuumed", "retention h", "pinned", "version", title="maintenance")
+        for r in results:
+            if r.version_before is not None:
+                t.add_row(r.table, str(r.files_compacted), str(r.files_vacuumed), str(r.retention_hours),
+                          ", ".join(map(str, r.pinned_versions)), str(r.version_after))
+        out.print(t)
+
+    _emit(c, {"tables": [r.model_dump(mode="json") for r in results]}, render)
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
     merchants: Annotated[int, typer.Option(min=10)] = 300,

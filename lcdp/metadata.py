@@ -155,3 +155,14 @@ class PullCheckpoint(Base):
     last_page_sha256: Mapped[str | None] = mapped_column(String(64))
     upload_ids: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VersionPin(Base):
+    """A table version something depends on (a trained model's inputs): vacuum keeps it."""
+
+    __tablename__ = "version_pins"
+
+    table_name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pinned_by: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

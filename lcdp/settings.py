@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         description="An ingest unfinished after this long is taken to have died and may be redone.",
     )
     csv_block_bytes: int = Field(default=8 * 1024**2, description="Parse block size; bounds memory.")
+    retention_hours: int = Field(
+        default=30 * 24,
+        description="Vacuum keeps the files of every table version younger than this (time "
+        "travel); versions pinned by a model are kept however old.",
+    )
 
     @property
     def home_dir(self) -> Path:
