@@ -61,7 +61,12 @@ def repeat_customers(transactions: DataFrame) -> DataFrame:
     returning = (visits.select("business_key", "card_key",
                                F.explode(F.array(*[F.add_months("month", k) for k in (1, 2, 3)])).alias("month"))
                  .distinct())
-    return (visits.join(returning, on=["business_key", "card_key", "month"], how="left_semi")
+    # an aggregate, not a join of the two (tens of millions of rows each): aggregates spill
+    both = (visits.withColumn("_now", F.lit(1)).withColumn("_before", F.lit(0))
+            .unionByName(returning.withColumn("_now", F.lit(0)).withColumn("_before", F.lit(1))))
+    flags = both.groupBy("business_key", "card_key", "month").agg(F.max("_now").alias("_now"),
+                                                                 F.max("_before").alias("_before"))
+    return (flags.where((F.col("_now") == 1) & (F.col("_before") == 1))
             .groupBy("business_key", "month").agg(F.count("*").cast("bigint").alias("repeat_customers")))
 
 

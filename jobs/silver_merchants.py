@@ -13,7 +13,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.deduplicate import DELIVERY_ORDER
+from jobs.deduplicate import DELIVERY_ORDER, last_per_key
 
 KEY = ["merchant_key", "status_seq"]
 SCOPE = ["merchant_key"]
@@ -105,7 +105,5 @@ def merchant_history(obs: DataFrame, codes: DataFrame) -> DataFrame:
     ).withColumn("is_current", F.col("valid_to").isNull())
     attributes = ["business_key", "merchant_name", "sigun_cd", "sigun_nm", "industry_code", "industry_name",
                   "road_address", "lot_address", "zip_code", "lat", "lon", "coordinates"]
-    latest = (obs.groupBy("merchant_key")
-              .agg(F.max(F.struct(*DELIVERY_ORDER, *attributes)).alias("_latest"))
-              .select("merchant_key", *[F.col(f"_latest.{a}").alias(a) for a in attributes]))
+    latest = last_per_key(obs, ["merchant_key"]).select("merchant_key", *attributes)
     return runs.join(latest, on="merchant_key").select(*[c.split()[0] for c in OUTPUT_DDL.split(", ")])

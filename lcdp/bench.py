@@ -213,3 +213,5 @@ def bench_upload(settings: Settings, megabytes: int) -> dict:
 
 
 BENCHES: dict[str, Callable[[Settings, int], dict]] = {"ingest": bench_ingest, "upload": bench_upload}
+#: Every stage ``lcdp bench`` knows (fusion takes its size as merchants × months).
+STAGES = [*BENCHES, "fusion"]

@@ -134,8 +134,15 @@ def vacuum(name: str, settings: Settings, retention_hours: int = 24 * 30, dry_ru
     handle = delta(name, settings)
     if handle is None:
         return []
-    return handle.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False,
-                         full=True, keep_versions=keep_versions or None)
+    options = dict(retention_hours=retention_hours, enforce_retention_duration=False, full=True,
+                   keep_versions=keep_versions or None)
+    # delta-rs lists a file removed by an earlier vacuum again while its tombstone lasts:
+    # report the files that are really there
+    root = table(name).path(settings)
+    present = [f for f in handle.vacuum(dry_run=True, **options) if (root / f).exists()]
+    if not dry_run and present:
+        handle.vacuum(dry_run=False, **options)
+    return present
 
 
 def delete_upload(name: str, settings: Settings, upload_id: str) -> int:
@@ -189,6 +196,17 @@ def create_empty(spark: SparkSession, name: str, settings: Settings, ddl: str, p
     if partition_by:
         writer = writer.partitionBy(partition_by)
     writer.save(table(name).uri(settings))
+
+
+def stage(spark: SparkSession, df: DataFrame, settings: Settings, label: str) -> tuple[DataFrame, Path]:
+    """Materialize ``df`` as Parquet in the staging area and return it read back, with its
+    folder (the caller removes it). Splitting a long plan this way keeps each of Sail's
+    queries small enough for its memory pool: a join's build side cannot spill."""
+    folder = settings.staging_root / "fusion" / f"{label}-{uuid.uuid4().hex}"
+    df.write.mode("overwrite").parquet(str(folder))
+    if not any(folder.glob("*.parquet")):
+        return spark.createDataFrame([], df.schema), folder
+    return spark.read.parquet(str(folder)), folder
 
 
 def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Settings, key: list[str],

@@ -307,19 +307,27 @@ def demo(
 @app.command()
 def bench(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload.")] = "ingest",
+    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload, fusion.")] = "ingest",
     rows: Annotated[int, typer.Option(help="ingest: rows in the kona file.")] = 1_000_000,
     megabytes: Annotated[int, typer.Option(help="upload: size of the uploaded file in MiB.")] = 1024,
+    merchants: Annotated[int, typer.Option(help="fusion: merchants in the generated lake.")] = 20_000,
+    months: Annotated[int, typer.Option(help="fusion: months in the generated lake.")] = 24,
+    work: Annotated[Path | None, typer.Option(help="fusion: folder for the bench lake (kept for reruns).")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure a stage against a plain peer in the same run; prints JSON results."""
-    from lcdp.bench import BENCHES
+    from lcdp.bench import BENCHES, STAGES
 
     c = _ctx(ctx)
-    if stage not in BENCHES:
-        _fail(f"unknown bench stage {stage!r} (known: {', '.join(BENCHES)})")
+    if stage not in STAGES:
+        _fail(f"unknown bench stage {stage!r} (known: {', '.join(STAGES)})")
     with err.status(f"benchmarking {stage}"):
-        result = BENCHES[stage](c.settings, rows if stage == "ingest" else megabytes)
+        if stage == "fusion":
+            from lcdp.bench_fusion import bench_fusion
+
+            result = bench_fusion(c.settings, merchants, months, keep=work)
+        else:
+            result = BENCHES[stage](c.settings, rows if stage == "ingest" else megabytes)
     if out_file:
         out_file.write_text(json.dumps(result, indent=2))
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")

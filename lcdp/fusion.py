@@ -19,6 +19,7 @@ reads, writes and records lineage.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,9 +124,16 @@ def _transactions(settings: Settings, inputs: dict[str, int | None], previous: d
     merchants = _read(settings, merchants_name, inputs[merchants_name])
     new = _new_uploads(settings, bronze_name, previous, inputs[bronze_name])
     before_merchants = previous["inputs"].get(merchants_name) if previous else None
+    def replace(rows, scope: list[str] | None) -> None:
+        events, staged = catalog.stage(spark, job.events(rows), settings, "transaction-events")
+        try:
+            catalog.replace_rows(spark, job.place(job.net_refunds(events), merchants), "silver.transactions",
+                                 settings, job.KEY, scope, job.PARTITION)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+
     if new is None or before_merchants is None:
-        catalog.replace_rows(spark, job.silver_transactions(bronze, merchants), "silver.transactions", settings,
-                             job.KEY, None, job.PARTITION)
+        replace(bronze, None)
         return "full", "every payment"
     with_payment = bronze.withColumn("payment_id", job.payment_id())
     touched = with_payment.where(_in("_upload_id", new)).select("payment_id")
@@ -139,9 +147,8 @@ def _transactions(settings: Settings, inputs: dict[str, int | None], previous: d
         touched = touched.unionByName(with_payment.join(moved, on="merchant_key", how="left_semi").select("payment_id"))
         scope += " and of merchants the registry changed"
     touched = touched.distinct()
-    rows = with_payment.join(touched, on="payment_id", how="left_semi").drop("payment_id")
-    catalog.replace_rows(spark, job.silver_transactions(rows, merchants), "silver.transactions",
-                         settings, job.KEY, job.SCOPE, job.PARTITION)
+    rows = touched.join(with_payment, on="payment_id").drop("payment_id")  # few touched ids: on the left
+    replace(rows, job.SCOPE)
     return "incremental", scope
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
+from lcdp import catalog
 from lcdp.settings import REPO_ROOT
 
 LCDP = str(Path(sys.executable).with_name("lcdp"))
@@ -52,7 +53,7 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
     assert proc.returncode == 0, proc.stderr[-4000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["dag_runs"] == {"lcdp_feed_ggdata_merchants": "success", "lcdp_feed_kona_transactions": "success",
-                                   "lcdp_feed_gjf_employment": "success"}
+                                   "lcdp_feed_gjf_employment": "success", "lcdp_fusion": "success"}
     assert summary["channels"]["ked.credit"] == "upload API"
     feeds = ["kona_transactions", "ggdata_merchants", "ked_credit", "gcgf_guarantees", "gjf_employment"]
     for feed in feeds:
@@ -63,6 +64,11 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
         assert summary["tables"][f"bronze.{feed}"] > 0
     for feed, counts in summary["ingestion"].items():
         assert counts["rows_in"] == counts["rows_valid"] + counts["rows_quarantined"], feed
+    # the fusion DAG built every silver and gold table, and the summary counts them
+    for layer, names in (("silver", catalog.SILVER_TABLES), ("gold", catalog.GOLD_TABLES)):
+        for name in names:
+            rows = DeltaTable(str(home / "lake" / layer / name)).to_pyarrow_table().num_rows
+            assert summary["tables"][f"{layer}.{name}"] == rows > 0, name
     assert summary["seconds"] <= time.perf_counter() - started
     # Airflow really ran it: its metadata DB has the successful run
     assert (home / "airflow" / "airflow.db").exists()
@@ -123,3 +129,35 @@ def test_feed_dags_pull_through_real_airflow(tmp_path, spark):
     assert states == {"pull": "success"}
     second = airflow_runner.run_dag(settings, "lcdp_feed_ked_credit", {})
     assert airflow_runner.task_states(settings, "lcdp_feed_ked_credit", second["run_id"]) == {"pull": "skipped"}
+
+
+def test_fusion_dag_runs_on_every_bronze_asset_and_publishes_silver_and_gold():
+    import runpy
+
+    import yaml
+
+    from lcdp.fusion import STEPS
+
+    feeds = yaml.safe_load((REPO_ROOT / "infra" / "feeds.yaml").read_text())["feeds"]
+    (dag,) = [d for d in runpy.run_path(str(REPO_ROOT / "dags" / "lcdp_fusion.py")).values()
+              if type(d).__name__ == "DAG"]
+    condition = dag.timetable.asset_condition
+    assert type(condition).__name__ == "AssetAny"
+    assert {a.uri for a in condition.objects} == {f"lcdp://bronze/{f['partner']}_{f['dataset']}" for f in feeds}
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert set(tasks) == {s.table.replace(".", "_") for s in STEPS}
+    for step in STEPS:  # the DAG's wiring matches the steps' declared inputs
+        task = tasks[step.table.replace(".", "_")]
+        assert [a.uri for a in task.outlets] == [f"lcdp://{step.table.replace('.', '/')}"]
+        upstream = {i.replace(".", "_") for i in step.inputs if not i.startswith("bronze.")}
+        assert task.upstream_task_ids == upstream
+    assert dag.max_active_runs == 1
+
+
+def test_maintenance_dag_maps_one_task_per_table_daily():
+    import runpy
+
+    (dag,) = [d for d in runpy.run_path(str(REPO_ROOT / "dags" / "lcdp_maintenance.py")).values()
+              if type(d).__name__ == "DAG"]
+    assert dag.schedule == "@daily"
+    assert {t.task_id for t in dag.tasks} == {"tables", "maintain"}

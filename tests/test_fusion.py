@@ -15,7 +15,6 @@ from collections import defaultdict
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
@@ -276,3 +275,28 @@ def test_a_fusion_killed_mid_write_leaves_readable_tables_and_the_next_run_compl
         on_disk = {str(p.relative_to(root)) for p in root.rglob("*.parquet") if "_delta_log" not in p.parts}
         assert on_disk == set(catalog.files(name, settings, catalog.version(name, settings))), name
     assert snapshot(settings, FUSED) == expected
+
+
+def test_cli_fuse_lineage_and_maintain(fused, tmp_path):
+    settings = copy_home(fused, tmp_path / "home")
+    env = {**os.environ, "LCDP_HOME": str(settings.home_dir), "LCDP_PSEUDONYM_KEY": KEY}
+
+    def lcdp(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([LCDP, *args], env=env, capture_output=True, text=True, timeout=300)
+
+    done = lcdp("--json", "fuse")
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = json.loads(done.stdout.strip().splitlines()[-1])["steps"]
+    assert [s["table"] for s in steps] == FUSED and {s["status"] for s in steps} == {"up to date"}
+
+    tree = json.loads(lcdp("--json", "lineage", "gold.merchant_month_features").stdout.strip().splitlines()[-1])
+    assert {i["table"] for i in tree["inputs"]} == set(lineage.latest("gold.merchant_month_features", settings)["inputs"])
+
+    wrong = lcdp("fuse", "silver.nope")
+    assert wrong.returncode == 2 and "no fusion step writes 'silver.nope'" in wrong.stderr
+
+    maintained = lcdp("--json", "maintain", "silver.transactions")
+    assert maintained.returncode == 0, maintained.stderr[-2000:]
+    (result,) = json.loads(maintained.stdout.strip().splitlines()[-1])["tables"]
+    assert result["files_compacted"] > 1 and result["retention_hours"] == 720
+    assert rows(settings, "silver.transactions") == rows(fused, "silver.transactions")

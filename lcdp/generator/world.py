@@ -227,8 +227,12 @@ def _transactions(rng: np.random.Generator, p: WorldParams, biz: pd.DataFrame,
     regulars = {b: rng.choice(by_region[biz["sigun_cd"].iat[b]], size=12) for b in range(n)}
     card = np.empty(total, dtype=np.int64)
     use_regular = rng.random(total) < 0.6
-    for b in np.unique(tb):
-        rows = np.flatnonzero(tb == b)
+    # each business's payment rows, in order, without scanning every row per business
+    by_business = np.argsort(tb, kind="stable")
+    starts = np.searchsorted(tb[by_business], np.unique(tb))
+    ends = np.append(starts[1:], total)
+    for b, start, end in zip(np.unique(tb), starts, ends):
+        rows = by_business[start:end]
         pool = by_region[biz["sigun_cd"].iat[b]]
         reg = rows[use_regular[rows]]
         card[reg] = rng.choice(regulars[b], size=len(reg))
