@@ -228,7 +228,7 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
         return version(name, settings)  # type: ignore[return-value]
     columns = source.columns
     existing = read(spark, name, settings)
-    in_scope = existing if scope is None else existing.join(source.select(*scope).distinct(), on=scope, how="left_semi")
+    in_scope = existing if scope is None else source.select(*scope).distinct().join(existing, on=scope)
     stale = in_scope.join(source.select(*key), on=key, how="left_anti").select(*columns)
     from pyspark.sql import functions as F
 

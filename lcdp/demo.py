@@ -5,7 +5,7 @@ fuse bronze into silver and gold, summarize.
   with a 5xx injected on page 1 to show the retry);
 - ``kona`` and ``gjf`` are dropped as files and picked up by their Airflow feed DAGs;
 - ``ked`` and ``gcgf`` push their files to the upload API with their own partner keys;
-- the fusion DAG then builds silver and gold.
+- the fusion DAG then builds silver and gold, and the maintenance DAG compacts the lake.
 """
 
 from __future__ import annotations
@@ -118,6 +118,11 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
         runs["lcdp_fusion"] = airflow_runner.run_dag(settings, "lcdp_fusion", {}, log_file)["state"]
 
     stage("fusion", "fusion: Airflow runs bronze → silver → gold", fuse)
+
+    def maintain() -> None:
+        runs["lcdp_maintenance"] = airflow_runner.run_dag(settings, "lcdp_maintenance", {}, log_file)["state"]
+
+    stage("maintenance", "maintenance: Airflow compacts and vacuums every table (time travel kept)", maintain)
 
     step("counting tables")
     tables = {name: rows for name in catalog.tables() if (rows := catalog.row_count(name, settings)) is not None}

@@ -13,7 +13,8 @@ its last lineage record names (``lcdp.lineage``), and
   recorded input version can no longer be loaded).
 
 The Spark work lives in ``jobs/`` (functions of DataFrames); this module is the edge that
-reads, writes and records lineage.
+reads, writes and records lineage. Joins here put the few touched keys on the left: Sail
+builds a join's hash table from its left input, and that table cannot spill.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def _merchants(settings: Settings, inputs: dict[str, int | None], previous: dict
         catalog.replace_rows(spark, job.merchant_history(obs, codes), "silver.merchants", settings, job.KEY, None)
         return "full", "every merchant"
     touched = obs.where(_in("_upload_id", new)).select(*job.SCOPE).distinct()
-    history = job.merchant_history(obs.join(touched, on=job.SCOPE, how="left_semi"), codes)
+    history = job.merchant_history(touched.join(obs, on=job.SCOPE), codes)
     catalog.replace_rows(spark, history, "silver.merchants", settings, job.KEY, job.SCOPE)
     return "incremental", f"merchants of {len(new)} new upload(s)"
 
@@ -124,6 +125,7 @@ def _transactions(settings: Settings, inputs: dict[str, int | None], previous: d
     merchants = _read(settings, merchants_name, inputs[merchants_name])
     new = _new_uploads(settings, bronze_name, previous, inputs[bronze_name])
     before_merchants = previous["inputs"].get(merchants_name) if previous else None
+
     def replace(rows, scope: list[str] | None) -> None:
         events, staged = catalog.stage(spark, job.events(rows), settings, "transaction-events")
         try:
@@ -144,7 +146,7 @@ def _transactions(settings: Settings, inputs: dict[str, int | None], previous: d
         current = lambda v: _read(settings, merchants_name, v).where("is_current").select(*place)  # noqa: E731
         moved = (current(inputs[merchants_name]).subtract(current(before_merchants))
                  .select("merchant_key").distinct())
-        touched = touched.unionByName(with_payment.join(moved, on="merchant_key", how="left_semi").select("payment_id"))
+        touched = touched.unionByName(moved.join(with_payment, on="merchant_key").select("payment_id"))
         scope += " and of merchants the registry changed"
     touched = touched.distinct()
     rows = touched.join(with_payment, on="payment_id").drop("payment_id")  # few touched ids: on the left
@@ -165,7 +167,7 @@ def _snapshot_step(silver_name: str):
             catalog.replace_rows(spark, conform(snapshot, bronze), silver_name, settings, snapshot.key, None)
             return "full", "every key"
         touched = bronze.where(_in("_upload_id", new)).select(*bronze_key).distinct()
-        rows = bronze.join(touched, on=bronze_key, how="left_semi")
+        rows = touched.join(bronze, on=bronze_key)
         catalog.replace_rows(spark, conform(snapshot, rows), silver_name, settings, snapshot.key, snapshot.key)
         return "incremental", f"keys of {len(new)} new upload(s)"
 

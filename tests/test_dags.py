@@ -53,7 +53,8 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
     assert proc.returncode == 0, proc.stderr[-4000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["dag_runs"] == {"lcdp_feed_ggdata_merchants": "success", "lcdp_feed_kona_transactions": "success",
-                                   "lcdp_feed_gjf_employment": "success", "lcdp_fusion": "success"}
+                                   "lcdp_feed_gjf_employment": "success", "lcdp_fusion": "success",
+                                   "lcdp_maintenance": "success"}
     assert summary["channels"]["ked.credit"] == "upload API"
     feeds = ["kona_transactions", "ggdata_merchants", "ked_credit", "gcgf_guarantees", "gjf_employment"]
     for feed in feeds:
