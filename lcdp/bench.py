@@ -213,5 +213,5 @@ def bench_upload(settings: Settings, megabytes: int) -> dict:
 
 
 BENCHES: dict[str, Callable[[Settings, int], dict]] = {"ingest": bench_ingest, "upload": bench_upload}
-#: Every stage ``lcdp bench`` knows (fusion takes its size as merchants × months).
+#: Every stage ``lcdp bench`` knows; fusion has its own options (``lcdp.bench_fusion``).
 STAGES = [*BENCHES, "fusion"]

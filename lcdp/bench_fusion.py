@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -105,8 +106,8 @@ def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
     writer = _Writer(files, world, dirty=0.0, seed=seed)
     for write in (write_ggdata, write_ked, write_gcgf, write_gjf):
         write(writer)
-    for entry_set in ({(f.partner, f.dataset) for f in writer.files}):
-        ingest_files(settings, *entry_set, [files / f.path for f in writer.files if (f.partner, f.dataset) == entry_set])
+    for feed in sorted({(f.partner, f.dataset) for f in writer.files}):
+        ingest_files(settings, *feed, [files / f.path for f in writer.files if (f.partner, f.dataset) == feed])
     payments = _kona_bronze(world, settings)
     from lcdp import engine
 
@@ -251,7 +252,7 @@ LEFT JOIN status st USING (business_key, month);
 
 def bench_fusion(settings: Settings, merchants: int, months: int, seed: int = 7, keep: Path | None = None) -> dict:
     """Fusion from scratch (Sail, Delta) against the gold computation in DuckDB."""
-    work = keep or (Path(os.environ.get("TMPDIR", "/tmp")) / "lcdp-bench-fusion")
+    work = keep or Path(tempfile.gettempdir()) / "lcdp-bench-fusion"
     home = work / "home"
     bronze = build_bronze(home, merchants, months, seed)
     for layer in ("silver", "gold"):

@@ -238,24 +238,25 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
     # join over the target table into a memory pool exhaustion on the smallest inputs, and
     # a fixed source is also what a MERGE needs to be repeatable.
     staged = settings.staging_root / "merge" / f"{target.layer}.{target.name}-{uuid.uuid4().hex}"
-    merged.write.mode("overwrite").parquet(str(staged))
-    if not any(staged.glob("*.parquet")):  # nothing to insert, update or delete
-        shutil.rmtree(staged, ignore_errors=True)
-        return version(name, settings)  # type: ignore[return-value]
-    view = f"_replace_source_{uuid.uuid4().hex}"
-    spark.read.parquet(str(staged)).createOrReplaceTempView(view)
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     values = [c for c in columns if c not in key]
     differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in values) or "FALSE"
-    spark.sql(
-        f"MERGE INTO delta.`{target.uri(settings)}` AS t USING {view} AS s ON {on} "
-        "WHEN MATCHED AND s._delete THEN DELETE "
-        f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {', '.join(f't.`{c}` = s.`{c}`' for c in values)} "
-        f"WHEN NOT MATCHED AND NOT s._delete THEN INSERT ({', '.join(f'`{c}`' for c in columns)}) "
-        f"VALUES ({', '.join(f's.`{c}`' for c in columns)})"
-    )
-    spark.catalog.dropTempView(view)
-    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        merged.write.mode("overwrite").parquet(str(staged))
+        if not any(staged.glob("*.parquet")):  # nothing to insert, update or delete
+            return version(name, settings)  # type: ignore[return-value]
+        view = f"_replace_source_{uuid.uuid4().hex}"
+        spark.read.parquet(str(staged)).createOrReplaceTempView(view)
+        spark.sql(
+            f"MERGE INTO delta.`{target.uri(settings)}` AS t USING {view} AS s ON {on} "
+            "WHEN MATCHED AND s._delete THEN DELETE "
+            f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {', '.join(f't.`{c}` = s.`{c}`' for c in values)} "
+            f"WHEN NOT MATCHED AND NOT s._delete THEN INSERT ({', '.join(f'`{c}`' for c in columns)}) "
+            f"VALUES ({', '.join(f's.`{c}`' for c in columns)})"
+        )
+        spark.catalog.dropTempView(view)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     return version(name, settings)  # type: ignore[return-value]
 
 
