@@ -20,6 +20,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.schema import conform
+
 KEY = ["business_key", "month"]
 PARTITION = "month"
 SNAPSHOT_MAX_AGE_MONTHS = 3
@@ -34,11 +36,6 @@ OUTPUT_DDL = (
     "employment_month date, insured_employees bigint, hires bigint, separations bigint, "
     "job_postings bigint, employees_change_3m bigint, month date"
 )
-COLUMNS = [c.split()[0] for c in OUTPUT_DDL.split(", ")]
-
-
-def _month_end(month: Column) -> Column:
-    return F.last_day(month)
 
 
 def monthly_sales(transactions: DataFrame) -> DataFrame:
@@ -95,7 +92,7 @@ def _carry_forward(frame: DataFrame, snapshot: DataFrame, columns: list[str], mo
 
 def guarantee_signals(frame: DataFrame, guarantees: DataFrame) -> DataFrame:
     """Active guarantees and defaults to date at each month's end (dates, not status)."""
-    end = _month_end(F.col("month"))
+    end = F.last_day(F.col("month"))
     g = guarantees.select("business_key", "start_date", "amount", "default_date")
     live = F.col("start_date") <= end
     defaulted = F.col("default_date").isNotNull() & (F.col("default_date") <= end)
@@ -116,7 +113,7 @@ def registry_place_and_status(frame: DataFrame, merchants: DataFrame) -> DataFra
     current = merchants.where(F.col("is_current")).groupBy("business_key").agg(
         F.min("sigun_cd").alias("sigun_cd"), F.min("industry_code").alias("industry_code"))
     rank = F.when(F.col("status") == "active", 3).when(F.col("status") == "suspended", 2).otherwise(1)
-    end = _month_end(F.col("month"))
+    end = F.last_day(F.col("month"))
     history = merchants.select("business_key", "valid_from", "valid_to", rank.alias("_rank"))
     status = (frame.select("business_key", "month").join(history, on="business_key")
               .where((F.col("valid_from") <= end) & (F.col("valid_to").isNull() | (F.col("valid_to") > end)))
@@ -162,4 +159,4 @@ def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credi
                              F.col("insured_employees") - F.lag("insured_employees", 3).over(by_month))
     frame = guarantee_signals(frame, guarantees)
     frame = registry_place_and_status(frame, merchants)
-    return frame.select(*[F.col(c.split()[0]).cast(c.split()[1]) for c in OUTPUT_DDL.split(", ")])
+    return conform(frame, OUTPUT_DDL)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.schema import conform
+
 PARTITION = "month"
 #: Hour-of-day bands: (label, first hour, last hour), Korean time.
 HOUR_BANDS = [("00-05", 0, 5), ("06-10", 6, 10), ("11-13", 11, 13), ("14-16", 14, 16),
@@ -46,4 +48,4 @@ def spending_cube(transactions: DataFrame) -> DataFrame:
         F.sum(F.when(payment, 1).otherwise(0)).cast("bigint").alias("transactions"),
         F.countDistinct(F.when(payment, F.col("card_key"))).cast("bigint").alias("cardholders"),
         F.countDistinct(F.when(payment, F.col("merchant_key"))).cast("bigint").alias("merchants"),
-    ).select(*[c.split()[0] for c in OUTPUT_DDL.split(", ")])
+    ).transform(lambda cells: conform(cells, OUTPUT_DDL))

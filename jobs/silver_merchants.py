@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.deduplicate import DELIVERY_ORDER, last_per_key
+from jobs.schema import conform
 
 KEY = ["merchant_key", "status_seq"]
 SCOPE = ["merchant_key"]
@@ -106,4 +107,4 @@ def merchant_history(obs: DataFrame, codes: DataFrame) -> DataFrame:
     attributes = ["business_key", "merchant_name", "sigun_cd", "sigun_nm", "industry_code", "industry_name",
                   "road_address", "lot_address", "zip_code", "lat", "lon", "coordinates"]
     latest = last_per_key(obs, ["merchant_key"]).select("merchant_key", *attributes)
-    return runs.join(latest, on="merchant_key").select(*[c.split()[0] for c in OUTPUT_DDL.split(", ")])
+    return conform(runs.join(latest, on="merchant_key"), OUTPUT_DDL)

@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.deduplicate import latest_per_key
+from jobs.schema import conform as conform_to
 
 
 @dataclass(frozen=True)
@@ -59,4 +60,4 @@ def conform(snapshot: Snapshot, bronze: DataFrame) -> DataFrame:
     renamed = bronze.select(*[F.col(src).alias(dst) for dst, src in snapshot.columns.items()],
                             "_upload_id", "_ingested_at", "_row_number")
     latest = latest_per_key(renamed, snapshot.key, snapshot.values)
-    return latest.select(*[F.col(c.split()[0]).cast(c.split()[1]) for c in snapshot.ddl.split(", ")])
+    return conform_to(latest, snapshot.ddl)

@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.deduplicate import first_per_key
+from jobs.schema import conform
 
 KEY = ["tx_id"]
 SCOPE = ["payment_id"]
@@ -33,7 +34,6 @@ OUTPUT_DDL = (
     "refund_count int, business_key string, sigun_cd string, industry_code string, "
     "merchant_known boolean, _upload_id string, tx_month date"
 )
-COLUMNS = [c.split()[0] for c in OUTPUT_DDL.split(", ")]
 
 
 def _original() -> Column:
@@ -88,7 +88,7 @@ def place(netted: DataFrame, merchants: DataFrame) -> DataFrame:
             .withColumn("tx_month", F.trunc(F.to_date(local), "month"))
             .withColumn("tx_hour", F.hour(local).cast("int"))
             .withColumn("is_weekend", F.dayofweek(local).isin(1, 7))
-            .select(*COLUMNS))
+            .transform(lambda rows: conform(rows, OUTPUT_DDL)))
 
 
 def silver_transactions(bronze: DataFrame, merchants: DataFrame) -> DataFrame:

@@ -8,7 +8,6 @@ delta-rs, which Sail's SQL lacks (no DESCRIBE HISTORY, no OPTIMIZE).
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -174,28 +173,22 @@ def append(df: DataFrame, name: str, settings: Settings) -> int:
 
 def merge(spark: SparkSession, source: DataFrame, name: str, settings: Settings, keys: list[str]) -> int:
     """Upsert ``source`` into the table on ``keys`` (update matched, insert new); new version."""
-    target = table(name)
-    if delta(name, settings) is None:
-        source.write.format("delta").mode("append").save(target.uri(settings))
-        return version(name, settings)  # type: ignore[return-value]
-    view = f"_merge_source_{dt.datetime.now().strftime('%H%M%S%f')}"
-    source.createOrReplaceTempView(view)
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    spark.sql(
-        f"MERGE INTO delta.`{target.uri(settings)}` AS t USING {view} AS s ON {on} "
-        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-    )
+    return replace_rows(spark, source, name, settings, keys, scope=keys)
+
+
+def _write_new(df: DataFrame, name: str, settings: Settings, partition_by: str | None) -> int:
+    """Create the table from ``df`` (the first write); returns its version."""
+    writer = df.write.format("delta").mode("append")
+    if partition_by:
+        writer = writer.partitionBy(partition_by)
+    writer.save(table(name).uri(settings))
     return version(name, settings)  # type: ignore[return-value]
 
 
 def create_empty(spark: SparkSession, name: str, settings: Settings, ddl: str, partition_by: str | None = None) -> None:
     """Create the table with a Spark DDL schema and no rows, if it does not exist yet."""
-    if delta(name, settings) is not None:
-        return
-    writer = spark.createDataFrame([], ddl).write.format("delta").mode("append")
-    if partition_by:
-        writer = writer.partitionBy(partition_by)
-    writer.save(table(name).uri(settings))
+    if delta(name, settings) is None:
+        _write_new(spark.createDataFrame([], ddl), name, settings, partition_by)
 
 
 def stage(spark: SparkSession, df: DataFrame, settings: Settings, label: str) -> tuple[DataFrame, Path]:
@@ -203,7 +196,11 @@ def stage(spark: SparkSession, df: DataFrame, settings: Settings, label: str) ->
     folder (the caller removes it). Splitting a long plan this way keeps each of Sail's
     queries small enough for its memory pool: a join's build side cannot spill."""
     folder = settings.staging_root / "fusion" / f"{label}-{uuid.uuid4().hex}"
-    df.write.mode("overwrite").parquet(str(folder))
+    try:
+        df.write.mode("overwrite").parquet(str(folder))
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     if not any(folder.glob("*.parquet")):
         return spark.createDataFrame([], df.schema), folder
     return spark.read.parquet(str(folder)), folder
@@ -221,11 +218,7 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
     """
     target = table(name)
     if delta(name, settings) is None:
-        writer = source.write.format("delta").mode("append")
-        if partition_by:
-            writer = writer.partitionBy(partition_by)
-        writer.save(target.uri(settings))
-        return version(name, settings)  # type: ignore[return-value]
+        return _write_new(source, name, settings, partition_by)
     columns = source.columns
     existing = read(spark, name, settings)
     in_scope = existing if scope is None else source.select(*scope).distinct().join(existing, on=scope)
@@ -237,16 +230,15 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
     # The MERGE reads a materialized source: Sail plans a MERGE whose source is itself a
     # join over the target table into a memory pool exhaustion on the smallest inputs, and
     # a fixed source is also what a MERGE needs to be repeatable.
-    staged = settings.staging_root / "merge" / f"{target.layer}.{target.name}-{uuid.uuid4().hex}"
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     values = [c for c in columns if c not in key]
     differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in values) or "FALSE"
+    fixed, staged = stage(spark, merged, settings, f"merge-{name}")
     try:
-        merged.write.mode("overwrite").parquet(str(staged))
         if not any(staged.glob("*.parquet")):  # nothing to insert, update or delete
             return version(name, settings)  # type: ignore[return-value]
         view = f"_replace_source_{uuid.uuid4().hex}"
-        spark.read.parquet(str(staged)).createOrReplaceTempView(view)
+        fixed.createOrReplaceTempView(view)
         spark.sql(
             f"MERGE INTO delta.`{target.uri(settings)}` AS t USING {view} AS s ON {on} "
             "WHEN MATCHED AND s._delete THEN DELETE "
@@ -262,10 +254,10 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
 
 def overwrite_where(df: DataFrame, name: str, settings: Settings, partition_by: str, predicate: str | None) -> int:
     """Replace the rows matching ``predicate`` (all rows when None) with ``df``; one commit."""
-    writer = df.write.format("delta").partitionBy(partition_by)
     if delta(name, settings) is None:
-        writer.mode("append").save(table(name).uri(settings))
-    elif predicate is None:
+        return _write_new(df, name, settings, partition_by)
+    writer = df.write.format("delta").partitionBy(partition_by)
+    if predicate is None:
         writer.mode("overwrite").save(table(name).uri(settings))
     else:
         writer.mode("overwrite").option("replaceWhere", predicate).save(table(name).uri(settings))
