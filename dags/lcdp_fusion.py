@@ -4,7 +4,7 @@ It runs whenever any feed DAG publishes a bronze Asset (``lcdp://bronze/<feed>``
 task publishes its own silver or gold Asset (``lcdp://silver/<table>``), so the model DAGs
 can schedule on those. A task whose inputs did not move is skipped and publishes nothing;
 its downstream tasks still run if another input moved (``none_failed``). Wiring only: the
-steps live in ``lcdp.fusion``, the Spark jobs in ``jobs/``.
+steps live in ``lcdp.lake.fusion``, the Spark jobs in ``jobs/``.
 """
 
 import datetime as dt
@@ -14,7 +14,7 @@ import yaml
 from airflow.sdk import Asset, Param, dag, task
 
 REGISTRY = Path(__file__).resolve().parents[1] / "infra" / "feeds.yaml"
-#: step (output table) → the steps it reads, as in lcdp.fusion.STEPS
+#: step (output table) → the steps it reads, as in lcdp.lake.fusion.STEPS
 STEPS = {
     "silver.merchants": [],
     "silver.transactions": ["silver.merchants"],
@@ -66,7 +66,7 @@ def lcdp_fusion():
         def step(table: str = name, params: dict | None = None) -> dict:
             from airflow.exceptions import AirflowSkipException
 
-            from lcdp.fusion import run_step
+            from lcdp.lake.fusion import run_step
             from lcdp.settings import load_settings
 
             result = run_step(load_settings(), table, full=bool((params or {}).get("full")))

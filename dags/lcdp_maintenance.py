@@ -1,7 +1,7 @@
 """Maintenance DAG: compact small files and vacuum old ones in every lake table, daily.
 
 Retention keeps time travel: files of versions younger than ``LCDP_RETENTION_HOURS`` and of
-versions pinned by models stay (``lcdp.maintenance``). One mapped task per table, so a
+versions pinned by models stay (``lcdp.lake.maintenance``). One mapped task per table, so a
 failure names its table and the others still run. Wiring only.
 """
 
@@ -25,13 +25,13 @@ from airflow.sdk import dag, task
 def lcdp_maintenance():
     @task
     def tables() -> list[str]:
-        from lcdp import catalog
+        from lcdp.lake import catalog
 
         return list(catalog.tables())
 
     @task(max_active_tis_per_dag=1)  # one table at a time: compaction is I/O heavy
     def maintain(table: str) -> dict:
-        from lcdp.maintenance import maintain as maintain_table
+        from lcdp.lake.maintenance import maintain as maintain_table
         from lcdp.settings import load_settings
 
         return maintain_table(load_settings(), table).model_dump(mode="json")

@@ -175,9 +175,9 @@ def fuse(
     full: Annotated[bool, typer.Option("--full", help="Recompute from all of bronze instead of what is new.")] = False,
 ) -> None:
     """Bring silver and gold up to date with bronze: only what new deliveries changed."""
-    from lcdp import engine
-    from lcdp.catalog import UnknownTable
-    from lcdp.fusion import STEP_NAMES, run_step
+    from lcdp.lake import engine
+    from lcdp.lake.catalog import UnknownTable
+    from lcdp.lake.fusion import STEP_NAMES, run_step
 
     c = _ctx(ctx)
     names = table or STEP_NAMES
@@ -212,8 +212,8 @@ def lineage(
     version: Annotated[int | None, typer.Option(help="A version of the table (default: the latest).")] = None,
 ) -> None:
     """The input versions behind a table version, down to the bronze uploads."""
-    from lcdp import catalog
-    from lcdp import lineage as lineage_
+    from lcdp.lake import catalog
+    from lcdp.lake import lineage as lineage_
 
     c = _ctx(ctx)
     try:
@@ -246,8 +246,8 @@ def maintain(
     table: Annotated[list[str] | None, typer.Argument(help="Tables to maintain (default: every table).")] = None,
 ) -> None:
     """Compact small files and vacuum unreferenced ones, keeping time travel (see retention)."""
-    from lcdp import catalog
-    from lcdp.maintenance import maintain as maintain_table
+    from lcdp.lake import catalog
+    from lcdp.lake.maintenance import maintain as maintain_table
 
     c = _ctx(ctx)
     names = table or list(catalog.tables())
@@ -316,14 +316,14 @@ def bench(
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure a stage against a plain peer in the same run; prints JSON results."""
-    from lcdp.bench import BENCHES, STAGES
+    from lcdp.bench.stages import BENCHES, STAGES
 
     c = _ctx(ctx)
     if stage not in STAGES:
         _fail(f"unknown bench stage {stage!r} (known: {', '.join(STAGES)})")
     with err.status(f"benchmarking {stage}"):
         if stage == "fusion":
-            from lcdp.bench_fusion import bench_fusion
+            from lcdp.bench.fusion import bench_fusion
 
             result = bench_fusion(c.settings, merchants, months, keep=work)
         else:

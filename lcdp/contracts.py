@@ -1,7 +1,7 @@
 """Dataset contracts: load the YAML files of ``schemas/`` into typed objects.
 
 A contract is the single source of truth for a dataset: its columns and types drive parsing
-(``lcdp.readers``), validation (``lcdp.validation``), pseudonymization (``identifier``), the
+(``lcdp.ingest.readers``), validation (``lcdp.ingest.validation``), pseudonymization (``identifier``), the
 bronze and quarantine table schemas (``bronze_schema``) and the reference docs (``lcdp contracts``).
 """
 

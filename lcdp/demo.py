@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel, Field
 
-from lcdp import airflow_runner, catalog, keys, metadata
+from lcdp import airflow_runner, keys, metadata
+from lcdp.lake import catalog
 from lcdp.generator import Manifest, WorldParams, generate
 from lcdp.settings import Settings
 

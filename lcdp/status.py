@@ -7,7 +7,8 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
-from lcdp import catalog, metadata
+from lcdp.lake import catalog
+from lcdp import metadata
 from lcdp.settings import Settings
 
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import settings as hypothesis_settings
 
-from lcdp import engine
+from lcdp.lake import engine
 from lcdp.generator import Manifest, WorldParams, generate
 from lcdp.service.background import BackgroundService
 from lcdp.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from deltalake import DeltaTable
 
-from lcdp import catalog, engine
+from lcdp.lake import catalog, engine
 
 
 def test_every_table_has_one_name_and_one_place(settings):

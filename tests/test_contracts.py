@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from lcdp.contracts import ContractError, get_contract, load_contracts, partners, render_markdown
 from lcdp.generator.world import brn_with_check
-from lcdp.validation import brn_is_valid
+from lcdp.ingest.validation import brn_is_valid
 
 
 def test_five_partner_datasets_of_the_brief():

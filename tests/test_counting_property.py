@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings as hsettings
 from hypothesis import strategies as st
 
-from lcdp import catalog
+from lcdp.lake import catalog
 from lcdp.generator import WorldParams, generate
 from lcdp.ingest import ingest_files
 from lcdp.settings import Settings

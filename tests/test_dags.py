@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from lcdp import catalog
+from lcdp.lake import catalog
 from lcdp.settings import REPO_ROOT
 
 LCDP = str(Path(sys.executable).with_name("lcdp"))
@@ -98,7 +98,8 @@ def test_one_feed_dag_per_feed_each_publishing_its_bronze_asset():
 
 @pytest.mark.slow
 def test_feed_dags_pull_through_real_airflow(tmp_path, spark):
-    from lcdp import airflow_runner, catalog
+    from lcdp import airflow_runner
+    from lcdp.lake import catalog
     from lcdp.pull.simulator import PortalSimulator
     from lcdp.settings import Settings
     from tests.conftest import kona_row, write_kona
@@ -137,7 +138,7 @@ def test_fusion_dag_runs_on_every_bronze_asset_and_publishes_silver_and_gold():
 
     import yaml
 
-    from lcdp.fusion import STEPS
+    from lcdp.lake.fusion import STEPS
 
     feeds = yaml.safe_load((REPO_ROOT / "infra" / "feeds.yaml").read_text())["feeds"]
     (dag,) = [d for d in runpy.run_path(str(REPO_ROOT / "dags" / "lcdp_fusion.py")).values()

@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from lcdp import catalog, fusion, lineage, metadata
+from lcdp.lake import catalog, fusion, lineage
+from lcdp import metadata
 from lcdp.generator import Manifest, WorldParams, generate
 from lcdp.ingest import ingest_files
 from lcdp.settings import Settings
@@ -266,7 +267,7 @@ def test_a_fusion_killed_mid_write_leaves_readable_tables_and_the_next_run_compl
     assert snapshot(settings, FUSED) == expected
     # the killed writers' files are garbage for vacuum, not data: with no retention, every
     # file left on disk is one the current version reads
-    from lcdp.maintenance import maintain
+    from lcdp.lake.maintenance import maintain
 
     no_retention = Settings(home=settings.home_dir, pseudonym_key=KEY, retention_hours=0)
     assert sum(maintain(no_retention, name).files_vacuumed for name in FUSED) > 0

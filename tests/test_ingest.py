@@ -8,7 +8,8 @@ import pytest
 from deltalake import DeltaTable
 from sqlalchemy import update
 
-from lcdp import catalog, metadata
+from lcdp.lake import catalog
+from lcdp import metadata
 from lcdp.ingest import ingest_file, ingest_files
 from tests.conftest import kona_row, write_kona
 

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from lcdp.landing import DeliveryTooLarge, UnsafeFileName, land, safe_file_name
+from lcdp.ingest.landing import DeliveryTooLarge, UnsafeFileName, land, safe_file_name
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "a/../../b.csv", "..\\..\\x.csv",

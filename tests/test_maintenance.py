@@ -6,8 +6,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lcdp import catalog
-from lcdp.maintenance import maintain, pin, pinned_versions, unpin
+from lcdp.lake import catalog
+from lcdp.lake.maintenance import maintain, pin, pinned_versions, unpin
 from lcdp.settings import Settings
 
 NAME = "gold.spending_cube"

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lcdp import catalog
+from lcdp.lake import catalog
 from lcdp.pull.filedrop import pull_drop, scan
 from tests.conftest import kona_row, write_kona
 

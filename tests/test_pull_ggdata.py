@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from deltalake import DeltaTable
 
-from lcdp import catalog
+from lcdp.lake import catalog
 from lcdp.generator import WorldParams
 from lcdp.generator.world import build_world
 from lcdp.pull.ggdata import BadApiKey, BadShape, PullError, PullPolicy, QuotaExceeded, pull_merchants

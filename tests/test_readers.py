@@ -10,7 +10,7 @@ import pytest
 
 from lcdp.contracts import get_contract
 from lcdp.errors import DeliveryRefused
-from lcdp.readers import ReadPlan, read_delivery
+from lcdp.ingest.readers import ReadPlan, read_delivery
 from tests.conftest import kona_row, write_kona
 
 KONA = get_contract("kona", "transactions")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lcdp.bench import write_big_kona
+from lcdp.bench.stages import write_big_kona
 
 LCDP = str(Path(sys.executable).with_name("lcdp"))
 MIB = 1024 * 1024

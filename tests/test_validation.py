@@ -5,7 +5,7 @@ import datetime as dt
 import pyarrow as pa
 
 from lcdp.contracts import get_contract
-from lcdp.validation import validate
+from lcdp.ingest.validation import validate
 
 KONA = get_contract("kona", "transactions")
 GG = get_contract("ggdata", "merchants")

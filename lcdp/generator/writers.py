@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from lcdp.contracts import reference
 from lcdp.generator.faults import TRICKY_TEXT, FaultPlan, bad_check_digit
 from lcdp.generator.world import INDUSTRIES, World, WorldParams, build_world, format_brn
-from lcdp.landing import sha256_of
+from lcdp.ingest.landing import sha256_of
 
 PAGE_SIZE = 1000
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from lcdp import log, metadata
 from lcdp.ingest import ingest_files
-from lcdp.landing import sha256_of
+from lcdp.ingest.landing import sha256_of
 from lcdp.metadata import Receipt
 from lcdp.settings import Settings
 

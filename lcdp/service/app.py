@@ -18,11 +18,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.requests import ClientDisconnect
 
-from lcdp import catalog, keys, metadata
+from lcdp.lake import catalog
+from lcdp import keys, metadata
 from lcdp.contracts import ContractError, get_contract
 from lcdp.errors import DeliveryInProgress, DeliveryRefused
 from lcdp.ingest import ingest_landed, new_upload_id
-from lcdp.landing import DeliveryTooLarge, LandingWriter, UnsafeFileName, safe_file_name
+from lcdp.ingest.landing import DeliveryTooLarge, LandingWriter, UnsafeFileName, safe_file_name
 from lcdp.metadata import Receipt
 from lcdp.settings import Settings
 

@@ -25,15 +25,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.exc import IntegrityError
 
-from lcdp import catalog, log, metadata
+from lcdp.lake import catalog
+from lcdp import log, metadata
 from lcdp.contracts import QUARANTINE_SCHEMA, Contract, get_contract
 from lcdp.errors import DeliveryInProgress, DeliveryRefused
-from lcdp.landing import LandedFile, land, safe_file_name
+from lcdp.ingest.landing import LandedFile, land, safe_file_name
 from lcdp.metadata import Receipt, Upload
-from lcdp.pseudonym import Pseudonymizer
-from lcdp.readers import ReadPlan, read_delivery
+from lcdp.ingest.pseudonym import Pseudonymizer
+from lcdp.ingest.readers import ReadPlan, read_delivery
 from lcdp.settings import Settings
-from lcdp.validation import validate
+from lcdp.ingest.validation import validate
 
 _log = log.get(__name__)
 
@@ -155,7 +156,7 @@ def _stage_file(contract: Contract, upload: Upload, seq: int, settings: Settings
 def _bronze_load(contract: Contract, staged: list[_Staged], settings: Settings, batch_dir: Path) -> tuple[int, int, Counter]:
     """The Spark step for a batch: dedup against bronze, then append quarantine and bronze."""
     from jobs.bronze_load import duplicates_as_quarantine, split_duplicates
-    from lcdp import engine
+    from lcdp.lake import engine
 
     spark = engine.spark(settings)
     bronze_name = catalog.bronze(contract).qualified

@@ -86,7 +86,7 @@ def _typed_column(col: Column, raw: pa.Array, findings: _Findings, table: pa.Tab
     name = col.name
     if col.type in ("string", "brn"):
         if col.type == "brn":
-            # the value is kept as delivered; pseudonymization normalizes it (lcdp.pseudonym)
+            # the value is kept as delivered; pseudonymization normalizes it (lcdp.ingest.pseudonym)
             digits = pc.replace_substring(raw, "-", "")
             bad_format = pc.invert(pc.match_substring_regex(digits, r"^[0-9]{10}$"))
             findings.add(bad_format, f"{name}:bad_format")

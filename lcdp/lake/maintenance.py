@@ -16,7 +16,8 @@ import time
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 
-from lcdp import catalog, log, metadata
+from lcdp.lake import catalog
+from lcdp import log, metadata
 from lcdp.settings import Settings
 
 _log = log.get(__name__)

@@ -2,7 +2,7 @@
 
 Each output table is one *step* with declared inputs. A step reads its inputs at their
 current versions (time travel pins them for the whole step), compares them with the versions
-its last lineage record names (``lcdp.lineage``), and
+its last lineage record names (``lcdp.lake.lineage``), and
 
 - does nothing when no input moved (no commit at all);
 - for silver, recomputes from bronze only the keys that the new uploads touch, and replaces
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from lcdp import catalog, engine, lineage, log
+from lcdp.lake import catalog, engine, lineage
+from lcdp import log
 from lcdp.settings import Settings
 
 _log = log.get(__name__)

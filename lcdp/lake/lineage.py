@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, write_deltalake
 
-from lcdp import catalog
+from lcdp.lake import catalog
 from lcdp.settings import Settings
 
 KEY = "lcdp.lineage"

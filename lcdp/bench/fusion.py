@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from lcdp.bench import _measure
+from lcdp.bench.stages import _measure
 from lcdp.settings import Settings
 
 BENCH_KEY = "bench-pseudonym-key-0123456789"
@@ -36,9 +36,9 @@ def _kona_bronze(world, settings: Settings) -> int:
     """Write the world's payments to bronze.kona_transactions, one commit per month."""
     from deltalake import write_deltalake
 
-    from lcdp import catalog
+    from lcdp.lake import catalog
     from lcdp.contracts import get_contract
-    from lcdp.pseudonym import Pseudonymizer
+    from lcdp.ingest.pseudonym import Pseudonymizer
 
     contract = get_contract("kona", "transactions")
     schema = contract.bronze_schema()
@@ -87,7 +87,7 @@ def _kona_bronze(world, settings: Settings) -> int:
 
 def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
     """The bench lake's bronze tables (kept between runs with the same parameters)."""
-    from lcdp import catalog
+    from lcdp.lake import catalog
     from lcdp.generator.world import WorldParams, build_world
     from lcdp.generator.writers import _Writer, write_gcgf, write_ggdata, write_gjf, write_ked
     from lcdp.ingest import ingest_files
@@ -109,7 +109,7 @@ def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
     for feed in sorted({(f.partner, f.dataset) for f in writer.files}):
         ingest_files(settings, *feed, [files / f.path for f in writer.files if (f.partner, f.dataset) == feed])
     payments = _kona_bronze(world, settings)
-    from lcdp import engine
+    from lcdp.lake import engine
 
     engine.stop()
     info = {"params": params, "bronze_rows": {n: catalog.row_count(n, settings) for n in catalog.tables()
@@ -263,7 +263,7 @@ def bench_fusion(settings: Settings, merchants: int, months: int, seed: int = 7,
     ours = _measure(f"""
         from pathlib import Path
         from lcdp.settings import Settings
-        from lcdp import engine, fusion
+        from lcdp.lake import engine, fusion
         settings = Settings(home=Path({str(home)!r}), pseudonym_key={BENCH_KEY!r})
         engine.spark(settings)
     """, """

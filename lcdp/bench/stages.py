@@ -81,7 +81,7 @@ def _bench_ingest(work: Path, rows: int) -> dict:
         from pathlib import Path
         from lcdp.settings import Settings
         from lcdp.ingest import ingest_file
-        from lcdp import engine
+        from lcdp.lake import engine
         settings = Settings(home=Path({str(work / 'home')!r}))
         engine.spark(settings)
     """, f"""
@@ -213,5 +213,5 @@ def bench_upload(settings: Settings, megabytes: int) -> dict:
 
 
 BENCHES: dict[str, Callable[[Settings, int], dict]] = {"ingest": bench_ingest, "upload": bench_upload}
-#: Every stage ``lcdp bench`` knows; fusion has its own options (``lcdp.bench_fusion``).
+#: Every stage ``lcdp bench`` knows; fusion has its own options (``lcdp.bench.fusion``).
 STAGES = [*BENCHES, "fusion"]
