@@ -132,7 +132,7 @@ def ingest(
             receipts = ingest_files(c.settings, partner, dataset, files, on_progress)
         except DeliveryRefused as exc:
             _fail(str(exc))
-    refused = [r for r in receipts if r.status == "refused"]
+    refused = [r for r in receipts if r.status in ("refused", "failed")]
     payload: Any = receipts[0] if len(receipts) == 1 else {"receipts": [r.model_dump(mode="json") for r in receipts]}
 
     def render() -> None:

@@ -7,3 +7,8 @@ class DeliveryRefused(ValueError):
 
 class DeliveryInProgress(DeliveryRefused):
     """The same bytes are being ingested right now by another process: try again later."""
+
+
+class DeliveryFailed(DeliveryRefused):
+    """The platform failed while ingesting a delivery (not the partner's fault): the uploads
+    are marked failed, so sending the same bytes again redoes them."""

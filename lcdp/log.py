@@ -15,7 +15,12 @@ def configure(level: str = "INFO", json: bool = False) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    # Plain tracebacks: rich's show every frame's locals, and a Spark Connect plan held in one
+    # of them turned a single failure into megabytes of log.
+    if json:
+        processors.append(structlog.processors.format_exc_info)
+    renderer = (structlog.processors.JSONRenderer() if json else
+                structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback))
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

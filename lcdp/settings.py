@@ -40,11 +40,25 @@ class Settings(BaseSettings):
         default=1024**3,
         description="Memory the embedded engine may use for query state before it spills to disk.",
     )
+    upload_stall_seconds: float = Field(
+        default=60.0,
+        description="An upload whose body sends no bytes for this long is answered 408 and dropped.",
+    )
     ingest_lease_seconds: int = Field(
         default=3600,
         description="An ingest unfinished after this long is taken to have died and may be redone.",
     )
     csv_block_bytes: int = Field(default=8 * 1024**2, description="Parse block size; bounds memory.")
+    max_record_bytes: int = Field(
+        default=1024**2,
+        description="A CSV or JSON Lines record (one row, all its fields) longer than this is "
+        "quarantined as row:too_long; its first 64 KiB are kept as its text, the whole of it "
+        "stays in landing.",
+    )
+    ggdata_max_page_rows: int = Field(
+        default=10_000,
+        description="A portal page with more rows is refused (the portal pages at most 1000).",
+    )
     retention_hours: int = Field(
         default=30 * 24,
         description="Vacuum keeps the files of every table version younger than this (time "

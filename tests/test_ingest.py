@@ -238,12 +238,40 @@ def test_a_failed_ingest_is_marked_failed_and_redone_on_resend(settings, tmp_pat
     blocker = settings.lake_root / "bronze" / "kona_transactions"
     blocker.parent.mkdir(parents=True)
     blocker.write_text("not a table")
-    with pytest.raises(Exception):
+    from lcdp.errors import DeliveryFailed
+
+    with pytest.raises(DeliveryFailed) as caught:
         ingest_file(settings, "kona", "transactions", path)
     (upload,) = metadata.list_uploads(settings.metadata_db_url)
-    assert upload.status == "failed" and upload.error
+    assert upload.status == "failed" and upload.error == str(caught.value)
+    assert upload.upload_id in upload.error and "\n" not in upload.error and "re-send" in upload.error
     blocker.unlink()
     redone = ingest_file(settings, "kona", "transactions", path)
     assert redone.upload_id == upload.upload_id and redone.status == "done"
     assert (redone.rows_valid, redone.rows_quarantined) == (1, 1)
     assert len(bronze_rows(settings)) == 1 and len(quarantine_rows(settings)) == 1
+
+
+def test_an_unexpected_error_while_reading_refuses_that_delivery_only(settings, tmp_path, monkeypatch):
+    """Fault injection: a reader that raises something it should not. The delivery gets a
+    receipt of status failed naming its upload (not a traceback), the other file of the batch
+    is ingested, and the same bytes sent again are redone once the reader is fixed."""
+    from lcdp.ingest import pipeline
+
+    good = write_kona(tmp_path / "good.csv", [kona_row("T00000001")])
+    bad = write_kona(tmp_path / "bad.csv", [kona_row("T00000002")])
+    real = pipeline.read_delivery
+
+    def broken(path, *args, **kwargs):
+        if path.name == "bad.csv":
+            raise KeyError("a bug in a reader")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "read_delivery", broken)
+    first, second = ingest_files(settings, "kona", "transactions", [good, bad])
+    assert first.status == "done" and first.rows_valid == 1
+    assert second.status == "failed" and second.upload_id in second.error and "KeyError" in second.error
+    monkeypatch.setattr(pipeline, "read_delivery", real)
+    again = ingest_file(settings, "kona", "transactions", bad)
+    assert again.upload_id == second.upload_id and again.status == "done" and again.rows_valid == 1
+    assert sorted(r["tx_id"] for r in bronze_rows(settings)) == ["T00000001", "T00000002"]

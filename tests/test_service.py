@@ -133,7 +133,45 @@ def test_bad_requests_get_the_right_status_and_write_nothing(service):
     assert len(landed_files(service)) == 1
     assert not (service.settings.lake_root / "bronze" / "kona_transactions").exists() or \
         metadata.list_uploads(service.settings.metadata_db_url)[0].status == "refused"
-    assert all(status >= 400 for _, status in audit(service))
+    # every refusal, the one before the handler (missing file_name) included, is audited once
+    assert [status for _, status in audit(service)] == [s for _, s, _ in cases] + [422]
+    assert audit(service)[-1] == ("upload.refused", 422)
+
+
+def test_every_error_has_one_shape_and_is_audited(service):
+    kona = service.key("partner", "kona")
+    empty = upload(service, kona, body=b"")
+    assert empty.status_code == 422
+    assert set(empty.json()) == {"error", "status", "upload_id"} and "empty" in empty.json()["error"]
+    nowhere = httpx.get(f"{service.url}/v2/nothing", headers=kona)
+    assert nowhere.status_code == 404 and nowhere.json() == {
+        "error": "no such endpoint: GET /v2/nothing (see /docs)", "status": 404}
+    wrong_method = httpx.delete(f"{service.url}/v1/uploads", headers=kona)
+    assert wrong_method.status_code == 405 and wrong_method.json()["status"] == 405
+    bad_query = httpx.get(f"{service.url}/v1/uploads", params={"partner": "x" * 100}, headers=kona)
+    assert bad_query.status_code == 422 and set(bad_query.json()) == {"error", "status"}
+    assert [status for _, status in audit(service)] == [422, 404, 405, 422]
+    health = httpx.get(f"{service.url}/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+def test_a_stalled_upload_body_is_answered_408(settings):
+    with Service(settings.model_copy(update={"upload_stall_seconds": 1.5})) as svc:
+        kona = svc.key("partner", "kona")
+        with socket.create_connection(("127.0.0.1", svc.port)) as sock:
+            sock.sendall((f"POST /v1/uploads/kona/transactions?file_name=slow.csv HTTP/1.1\r\nHost: x\r\n"
+                          f"Authorization: {kona['Authorization']}\r\nContent-Type: text/csv\r\n"
+                          f"Content-Length: {len(KONA_CSV) + 1000}\r\n\r\n").encode() + KONA_CSV[:50])
+            sock.settimeout(20)
+            started = time.monotonic()
+            answer = sock.recv(4096).decode("latin-1")
+            waited = time.monotonic() - started
+        assert answer.startswith("HTTP/1.1 408"), answer[:200]
+        assert 1.0 < waited < 15, waited
+        assert '"status":408' in answer.replace(" ", "")
+        assert landed_files(svc) == [] and audit(svc) == [("upload.refused", 408)]
+        spec = httpx.get(f"{svc.url}/openapi.json").json()
+        assert "408" in spec["paths"]["/v1/uploads/{partner}/{dataset}"]["post"]["responses"]
 
 
 def test_truncated_upload_is_refused_and_leaves_nothing(service):

@@ -45,7 +45,24 @@ def safe_file_name(name: str) -> str:
     base = _SAFE_NAME.sub("_", parts[-1]).strip("._")
     if not base:
         raise UnsafeFileName(f"file name {name!r} has no usable characters")
-    return base[:200]
+    return _cut_to_bytes(base, MAX_NAME_BYTES)
+
+
+#: Landing names stay this short in UTF-8 bytes (file systems allow 255; ".partial" is added
+#: while a delivery is written). A Hangul character is three bytes.
+MAX_NAME_BYTES = 200
+
+
+def _cut_to_bytes(name: str, limit: int) -> str:
+    """The name cut to ``limit`` UTF-8 bytes on a character boundary, keeping a short extension."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext.encode("utf-8")) > 16:
+        stem, ext = name, ""
+    room = limit - (len(ext.encode("utf-8")) + 1 if ext else 0)
+    cut = stem.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return f"{cut}.{ext}" if ext else cut
 
 
 class LandingWriter:

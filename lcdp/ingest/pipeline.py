@@ -25,16 +25,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.exc import IntegrityError
 
-from lcdp.lake import catalog
 from lcdp import log, metadata
 from lcdp.contracts import QUARANTINE_SCHEMA, Contract, get_contract
-from lcdp.errors import DeliveryInProgress, DeliveryRefused
+from lcdp.errors import DeliveryFailed, DeliveryInProgress, DeliveryRefused
 from lcdp.ingest.landing import LandedFile, land, safe_file_name
-from lcdp.metadata import Receipt, Upload
 from lcdp.ingest.pseudonym import Pseudonymizer
 from lcdp.ingest.readers import ReadPlan, read_delivery
-from lcdp.settings import Settings
 from lcdp.ingest.validation import validate
+from lcdp.lake import catalog
+from lcdp.locks import table_lock
+from lcdp.metadata import Receipt, Upload
+from lcdp.settings import Settings
 
 _log = log.get(__name__)
 
@@ -90,7 +91,8 @@ def _stage_file(contract: Contract, upload: Upload, seq: int, settings: Settings
         }
 
     try:
-        for batch in read_delivery(landed, contract, plan, settings.csv_block_bytes):
+        for batch in read_delivery(landed, contract, plan, settings.csv_block_bytes,
+                                   settings.max_record_bytes, settings.ggdata_max_page_rows):
             checked = validate(contract, batch.columns)
             # refused rows: malformed records, then rows failing the contract
             bad_idx = np.array(sorted(checked.errors), dtype=np.int64)
@@ -193,6 +195,12 @@ def _bronze_load(contract: Contract, staged: list[_Staged], settings: Settings, 
     q_version = catalog.append(quarantine_rows, quarantine_name, settings) if quarantine_rows is not None else catalog.version(quarantine_name, settings)
     b_version = catalog.append(accepted, bronze_name, settings) if accepted is not None else catalog.version(bronze_name, settings)
     return b_version, q_version, dup_counts  # type: ignore[return-value]
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def _finish(db_url: str, upload: Upload) -> Receipt:
@@ -309,22 +317,35 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
                 continue
             in_flight.append(upload)
             # a retried upload may have left rows behind: remove them before loading again
-            for table_name in (catalog.bronze(contract).qualified, catalog.quarantine(contract).qualified):
-                catalog.delete_upload(table_name, settings, upload.upload_id)
+            with table_lock(settings, catalog.bronze(contract).qualified):
+                for table_name in (catalog.bronze(contract).qualified, catalog.quarantine(contract).qualified):
+                    catalog.delete_upload(table_name, settings, upload.upload_id)
             upload.status, upload.started_at = "ingesting", dt.datetime.now(dt.timezone.utc)
             _finish(db_url, upload)
             try:
                 staged.append(_stage_file(contract, upload, seq, settings, pseudonymizer, ingested_at, batch_dir, progress))
-            except DeliveryRefused as exc:
+            except Exception as exc:
                 for leftover in batch_dir.glob(f"*-{upload.upload_id}.parquet"):
                     leftover.unlink()
-                upload.status, upload.error = "refused", str(exc)
+                if isinstance(exc, DeliveryRefused):
+                    upload.status, upload.error = "refused", str(exc)
+                    bound.info("ingest.refused", reason=str(exc))  # the receipt reports it
+                else:
+                    # Our reader's fault, not the partner's: refuse this delivery with its
+                    # upload id, keep the stack for us, and let a re-send redo it.
+                    upload.status = "failed"
+                    upload.error = (f"upload {upload.upload_id} could not be read ({_one_line(exc)}); "
+                                    "it is marked failed and a re-send redoes it")
+                    bound.exception("ingest.read_failed")
                 upload.finished_at = dt.datetime.now(dt.timezone.utc)
                 receipts[seq] = _finish(db_url, upload)
                 in_flight.remove(upload)
-                bound.info("ingest.refused", reason=str(exc))  # the receipt reports it
         if staged:
-            b_version, q_version, dup_counts = _bronze_load(contract, staged, settings, batch_dir)
+            # One writer per dataset from the duplicate check to the commits: concurrent
+            # deliveries of the same ids end as if sent one after the other, and the versions
+            # read back are the commits this batch made.
+            with table_lock(settings, catalog.bronze(contract).qualified):
+                b_version, q_version, dup_counts = _bronze_load(contract, staged, settings, batch_dir)
             for s in staged:
                 dups = Counter({reason: n for (uid, reason), n in dup_counts.items() if uid == s.upload.upload_id})
                 u = s.upload
@@ -333,7 +354,9 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
                 u.rows_in = s.rows_staged + s.rejected
                 u.reasons = dict(s.reasons + dups)
                 u.warnings = dict(s.warnings)
-                u.bronze_version, u.quarantine_version = b_version, q_version
+                # the commits that hold this upload's rows (none when it had no rows there)
+                u.bronze_version = b_version if u.rows_valid else None
+                u.quarantine_version = q_version if u.rows_quarantined else None
                 u.status, u.finished_at = "done", dt.datetime.now(dt.timezone.utc)
                 if u.rows_in != u.rows_valid + u.rows_quarantined:  # pragma: no cover - invariant
                     raise AssertionError(f"upload {u.upload_id}: rows in != valid + quarantined")
@@ -343,12 +366,21 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
                           version=b_version, rows_in=u.rows_in, rows_valid=u.rows_valid,
                           rows_quarantined=u.rows_quarantined)
     except Exception as exc:
-        # Fail loudly but leave nothing "in progress": a re-send of these bytes redoes them at
-        # once (their partial rows are removed first) instead of waiting out the lease.
+        # Leave nothing "in progress": a re-send of these bytes redoes them at once (their
+        # partial rows are removed first) instead of waiting out the lease.
+        if isinstance(exc, DeliveryRefused) or not in_flight:
+            for upload in in_flight:
+                upload.status, upload.error = "failed", _one_line(exc)
+                _finish(db_url, upload)
+            raise
+        ids = ", ".join(u.upload_id for u in in_flight)
+        message = (f"upload(s) {ids} failed while loading into bronze ({_one_line(exc)}); "
+                   "marked failed, a re-send redoes them")
         for upload in in_flight:
-            upload.status, upload.error = "failed", f"{type(exc).__name__}: {exc}"
+            upload.status, upload.error = "failed", message
             _finish(db_url, upload)
-        raise
+        _log.exception("ingest.load_failed", upload_ids=ids, partner=partner, dataset=dataset)
+        raise DeliveryFailed(message) from exc
     finally:
         shutil.rmtree(batch_dir, ignore_errors=True)
     return [receipts[i] for i in sorted(receipts)]

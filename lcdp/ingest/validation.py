@@ -108,11 +108,17 @@ def _typed_column(col: Column, raw: pa.Array, findings: _Findings, table: pa.Tab
     if col.type == "integer":
         ok = pc.match_substring_regex(raw, _INT_RE)
         findings.add(pc.invert(ok), f"{name}:not_integer")
-        value = pc.cast(pc.if_else(ok, raw, pa.scalar(None, pa.string())), pa.int64())
+        # Arrow's cast refuses a leading "+", which the pattern (rightly) accepts
+        unsigned = pc.replace_substring_regex(raw, r"^\+", "")
+        value = pc.cast(pc.if_else(ok, unsigned, pa.scalar(None, pa.string())), pa.int64())
     elif col.type == "float":
         ok = pc.match_substring_regex(raw, _FLOAT_RE)
         findings.add(pc.invert(ok), f"{name}:not_a_number")
         value = pc.cast(pc.if_else(ok, raw, pa.scalar(None, pa.string())), pa.float64())
+        # "1e999" fits the pattern and casts to infinity: not a number anyone measured
+        infinite = pc.is_inf(value)
+        findings.add(infinite, f"{name}:not_a_number")
+        value = pc.if_else(infinite, pa.scalar(None, pa.float64()), value)
     else:  # date, month, timestamp
         parsed = pc.strptime(raw, format=col.format, unit="s", error_is_null=True)
         # Arrow's strptime rolls impossible days over (2024-02-30 → 03-01): a value is a real

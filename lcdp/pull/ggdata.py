@@ -148,7 +148,7 @@ def pull_merchants(settings: Settings, base_url: str, key: str, run_key: str,
             rows = next(p["row"] for p in doc[ENDPOINT] if isinstance(p, dict) and "row" in p)
             name = f"{ENDPOINT}_{run_key}_p{index:05d}.json"
             receipt = ingest_streams(settings, "ggdata", "merchants", [(name, io.BytesIO(body))])[0]
-            if receipt.status == "refused":
+            if receipt.status in ("refused", "failed"):
                 raise PullError(f"page {index} was refused by ingestion: {receipt.error}")
             result.receipts.append(receipt)
             result.pages += 1

@@ -6,6 +6,7 @@ Every upload attempt, accepted or refused, is written to the audit log.
 """
 
 
+import asyncio
 import csv
 import io
 from typing import Annotated
@@ -16,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from lcdp.lake import catalog
@@ -37,8 +39,11 @@ CONTENT_TYPES = {
 
 
 class ErrorBody(BaseModel):
+    """Every refusal: what went wrong in one line, and the HTTP status again."""
+
     error: str
     status: int
+    upload_id: str | None = None  # when the delivery landed before it was refused
 
 
 class UploadList(BaseModel):
@@ -69,19 +74,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_dirs()
     metadata.engine(settings.metadata_db_url)  # create the schema before the first request
-    errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 413, 415, 422)}
+    errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 408, 409, 413, 415, 422)}
     app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail), "status": exc.status_code}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+    def answer_refusal(request: Request, status: int, message: str, headers: dict | None = None,
+                       upload_id: str | None = None) -> JSONResponse:
+        """Every refusal, wherever it happens (routing, validation, a handler), is audited
+        once and answered as ``{"error", "status"}``."""
+        who: Caller | None = getattr(request.state, "caller", None)
+        upload = request.method == "POST" and request.url.path.startswith("/v1/uploads/")
+        action = getattr(request.state, "audit_action", None) or (
+            "auth.refused" if status == 401 else "upload.refused" if upload else "request.refused")
+        target = getattr(request.state, "audit_target", None) or request.url.path
+        _audit(settings, who, action, target[:200], status, message, upload_id)
+        body = {"error": message, "status": status, **({"upload_id": upload_id} if upload_id else {})}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = str(exc.detail) if exc.status_code != 404 or exc.detail != "Not Found" else \
+            f"no such endpoint: {request.method} {request.url.path} (see /docs)"
+        if exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return await run_in_threadpool(answer_refusal, request, exc.status_code, message,
+                                       getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}", "status": 422}, status_code=422)
+        return await run_in_threadpool(answer_refusal, request, 422,
+                                       f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.get("/healthz", summary="Liveness and readiness: the metadata DB answers")
+    def healthz() -> dict:
+        from sqlalchemy import text
+
+        with metadata.engine(settings.metadata_db_url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "metadata": settings.metadata_db_url.split(":", 1)[0]}
 
     def caller(
         request: Request,
@@ -92,16 +123,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         key = keys.verify(settings.metadata_db_url, token) if token else None
         if key is None:
             reason = "missing API key" if not token else "invalid, expired or revoked API key"
-            _audit(settings, None, "auth.refused", request.url.path, 401, reason)
+            request.state.audit_action = "auth.refused"
             raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
-        return Caller(key_id=key.key_id, role=key.role, subject=key.subject)
+        request.state.caller = Caller(key_id=key.key_id, role=key.role, subject=key.subject)
+        return request.state.caller
 
     def may_see_partner(who: Caller, partner: str) -> bool:
         return who.role == "admin" or (who.role == "partner" and who.subject == partner)
 
     @app.post("/v1/uploads/{partner}/{dataset}", status_code=201, response_model=Receipt,
               responses={200: {"model": Receipt, "description": "The same bytes were delivered before"}, **errors},
-              summary="Deliver one file of a partner dataset")
+              summary="Deliver one file of a partner dataset",
+              description="The body is the file, streamed. A body that sends no bytes for "
+                          "LCDP_UPLOAD_STALL_SECONDS (default 60) is answered 408 and nothing of it is kept.")
     async def upload(
         request: Request,
         partner: str,
@@ -112,10 +146,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         content_length: Annotated[int | None, Header(ge=0)] = None,
     ) -> JSONResponse:
         target = f"{partner}/{dataset}"
+        request.state.audit_action, request.state.audit_target = "upload.refused", target
 
         def refuse(status: int, message: str) -> HTTPException:
-            _audit(settings, who, "upload.refused", target, status, message)
-            return _problem(status, message)
+            return _problem(status, message)  # audited and answered by the exception handler
 
         if not may_see_partner(who, partner):
             raise refuse(403, f"key of {who.role} {who.subject!r} may not deliver for partner {partner!r}")
@@ -138,10 +172,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # memory and one write, whatever the size. Nothing stays if it is cut short or too big.
         upload_id = new_upload_id()
         writer = LandingWriter(settings.landing_root, partner, dataset, upload_id, file_name, settings.max_upload_bytes)
+        stall = settings.upload_stall_seconds
         try:
             try:
-                async for chunk in request.stream():
+                chunks = request.stream().__aiter__()
+                while True:
+                    try:
+                        chunk = await asyncio.wait_for(chunks.__anext__(), timeout=stall)
+                    except StopAsyncIteration:
+                        break
                     writer.write(chunk)
+            except asyncio.TimeoutError as exc:
+                raise refuse(408, f"the upload stalled: no bytes arrived for {stall:g} s "
+                                  "(LCDP_UPLOAD_STALL_SECONDS); send it again") from exc
             except ClientDisconnect as exc:
                 raise refuse(400, "the upload was cut off before its end") from exc
             except DeliveryTooLarge as exc:
@@ -159,9 +202,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise refuse(409, str(exc)) from exc
         except DeliveryRefused as exc:
             raise refuse(422, str(exc)) from exc
-        if receipt.status == "refused":
-            _audit(settings, who, "upload.refused", target, 422, receipt.error, receipt.upload_id)
-            return JSONResponse(receipt.model_dump(mode="json"), status_code=422)
+        if receipt.status in ("refused", "failed"):
+            return await run_in_threadpool(answer_refusal, request, 422, receipt.error or "delivery refused",
+                                           None, receipt.upload_id)
         status = 200 if receipt.duplicate_of else 201
         _audit(settings, who, "upload.duplicate" if receipt.duplicate_of else "upload.accepted", target, status,
                None, receipt.upload_id)
