@@ -1,32 +1,59 @@
 """``lcdp``: the platform's command line (BRIEF §10). Every command takes ``--home`` and
-``--json`` (one JSON object as the last line of stdout); logs and progress go to stderr."""
+``--json`` (one JSON object as the last line of stdout), before or after the command's name;
+logs and progress go to stderr.
+
+Every error is one line on stderr and exit 2 (with ``--json`` also ``{"error", "exit_code"}``
+as the last line of stdout); an unexpected one names the file holding its traceback. Heavy
+libraries are imported inside the commands that use them, so ``--help`` and refusals answer
+at once.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lcdp import log
-from lcdp.settings import Settings, load_settings
+from lcdp import __version__, log
+from lcdp.home import DEFAULT_HOME, home_problem
+
+if TYPE_CHECKING:
+    from lcdp.settings import Settings
+
+GLOBAL_HELP = ("Global options (before or after the command): --home DIR (or LCDP_HOME), --json, "
+               "--log-level LEVEL; see 'lcdp --help'.")
+#: Commands that work without a platform home (they make one, or need none).
+NO_HOME_NEEDED = {"init", "demo", "generate", "contracts", "bench", None}
 
 app = typer.Typer(help="Local Currency Data Platform.", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_show_locals=False)
-out = Console()
-err = Console(stderr=True)
+                  pretty_exceptions_enable=False, rich_markup_mode=None)
+# Piped output is never cut to 80 columns: a table is as wide as its content.
+out = Console(width=None if sys.stdout.isatty() else 10_000)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
+_state: dict[str, Any] = {"json": False, "home": None}
 
 
-@dataclass
 class Ctx:
-    settings: Settings
-    json: bool
+    """What every command gets: the settings (loaded on first use: pydantic-settings is slow
+    to import, and help and refusals should not wait for it) and ``--json``."""
+
+    def __init__(self, home: Path | None, as_json: bool) -> None:
+        self.home, self.json = home, as_json
+
+    @cached_property
+    def settings(self) -> Settings:
+        from lcdp.settings import load_settings
+
+        settings = load_settings(self.home)
+        _state["metadata_url"] = settings.metadata_db_url
+        return settings
 
 
 def _ctx(ctx: typer.Context) -> Ctx:
@@ -43,8 +70,18 @@ def _emit(c: Ctx, payload: Any, render) -> None:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    """One line on stderr (and a JSON object on stdout under ``--json``), then exit."""
+    line = " ".join(str(message).split())
+    if _state["json"]:
+        sys.stdout.write(json.dumps({"error": line, "exit_code": code}, ensure_ascii=False) + "\n")
+    err.print(f"error: {line}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"lcdp {__version__}\n")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -53,12 +90,38 @@ def main(
     home: Annotated[Path | None, typer.Option("--home", envvar="LCDP_HOME", help="Platform home (lake, landing, metadata, Airflow).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line of stdout.")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "WARNING",
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
-    log.configure(level=log_level.upper())
-    ctx.obj = Ctx(settings=load_settings(home), json=as_json)
+    _state["json"] = as_json
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        _fail(f"unknown log level {log_level!r} (known: DEBUG, INFO, WARNING, ERROR)")
+    log.set_level(log_level.upper())
+    home_dir = (home or DEFAULT_HOME).expanduser().resolve()
+    _state["home"] = home_dir
+    problem = home_problem(home_dir)
+    if problem and not _state.get("help") and (ctx.invoked_subcommand not in NO_HOME_NEEDED or home_dir.is_file()):
+        _fail(problem)
+    ctx.obj = Ctx(home, as_json)
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
+def init(ctx: typer.Context) -> None:
+    """Create a platform home (the lake, landing zone, metadata DB and pseudonym key)."""
+    from lcdp import metadata
+
+    c = _ctx(ctx)
+    existed = c.settings.home_problem() is None
+    c.settings.ensure_dirs()
+    metadata.engine(c.settings.metadata_db_url)
+    c.settings.hmac_key  # noqa: B018 - made once, kept in the home (unless LCDP_PSEUDONYM_KEY is set)
+    home = str(c.settings.home_dir)
+    _emit(c, {"home": home, "created": not existed},
+          lambda: out.print(f"{'platform home already there' if existed else 'created platform home'}: {home}",
+                            highlight=False, soft_wrap=True))
+
+
+@app.command(epilog=GLOBAL_HELP)
 def generate(
     ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write partner files, truth and manifest into.")],
@@ -95,7 +158,7 @@ def generate(
     _emit(c, {"out": str(out_dir), "feeds": summary, "manifest": str(out_dir / "manifest.json")}, render)
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def ingest(
     ctx: typer.Context,
     partner: str,
@@ -103,18 +166,21 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files (or folders of files) to deliver, as one batch.")],
 ) -> None:
     """Ingest a delivery: prints its receipt. Exit 2 when the delivery is refused whole."""
-    from lcdp.contracts import ContractError, get_contract
-    from lcdp.ingest import ingest_files
-    from lcdp.errors import DeliveryRefused
+    from schemas import feed_problem
 
     c = _ctx(ctx)
-    try:
-        get_contract(partner, dataset)
-    except ContractError as exc:
-        _fail(str(exc))
+    problem = feed_problem(partner, dataset)  # from the contract files' names: answers at once
+    if problem:
+        _fail(problem)
+    from lcdp.errors import DeliveryRefused
+    from lcdp.ingest import ingest_files
+
     files: list[Path] = []
     for p in paths:
-        files.extend(sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])
+        try:
+            files.extend(sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])
+        except OSError as exc:
+            _fail(f"cannot read {p}: {exc.strerror or exc}")
     if not files:
         _fail(f"no files in {', '.join(map(str, paths))}")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -144,7 +210,7 @@ def ingest(
         _fail(f"delivery refused: {refused[0].error}")
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def status(ctx: typer.Context) -> None:
     """State of every lake table and every partner's uploads."""
     from lcdp.status import collect
@@ -168,7 +234,7 @@ def status(ctx: typer.Context) -> None:
     _emit(c, state, render)
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def fuse(
     ctx: typer.Context,
     table: Annotated[list[str] | None, typer.Argument(help="Only these silver/gold tables (default: all, in order).")] = None,
@@ -193,7 +259,7 @@ def fuse(
     except UnknownTable as exc:
         _fail(str(exc))
     except engine.EngineError as exc:
-        _fail(str(exc), 1)
+        _fail(str(exc))
 
     def render() -> None:
         t = Table("table", "status", "mode", "recomputed", "rows", "version", "seconds", title="fusion")
@@ -205,7 +271,7 @@ def fuse(
     _emit(c, {"steps": [r.model_dump(mode="json") for r in results]}, render)
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def lineage(
     ctx: typer.Context,
     table: Annotated[str, typer.Argument(help="A silver or gold table, e.g. gold.spending_cube.")],
@@ -220,6 +286,13 @@ def lineage(
         catalog.table(table)
     except catalog.UnknownTable as exc:
         _fail(str(exc))
+    current = catalog.version(table, c.settings)
+    if current is None:
+        _fail(f"{table} has not been written yet (see 'lcdp status')")
+    if version is None:
+        version = current  # the version 'lcdp status' shows
+    elif not 0 <= version <= current:  # type: ignore[operator]
+        _fail(f"{table} has no version {version} (versions 0 to {current})")
     tree = lineage_.trace(table, c.settings, version)
 
     def render() -> None:
@@ -227,6 +300,8 @@ def lineage(
 
         def add(node: Tree, entry: dict) -> None:
             label = f"{entry['table']} v{entry['version']}"
+            if entry.get("data_version") is not None and entry["data_version"] != entry["version"]:
+                label += f" (data written in v{entry['data_version']})"
             if "uploads" in entry:
                 label += f": {len(entry['uploads'])} upload(s)"
             branch = node.add(label)
@@ -240,7 +315,7 @@ def lineage(
     _emit(c, tree, render)
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def maintain(
     ctx: typer.Context,
     table: Annotated[list[str] | None, typer.Argument(help="Tables to maintain (default: every table).")] = None,
@@ -269,7 +344,7 @@ def maintain(
     _emit(c, {"tables": [r.model_dump(mode="json") for r in results]}, render)
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def demo(
     ctx: typer.Context,
     merchants: Annotated[int, typer.Option(min=10)] = 300,
@@ -288,7 +363,7 @@ def demo(
             summary = run_demo(c.settings, WorldParams(merchants=merchants, months=months, seed=seed), dirty,
                                step=lambda m: (spinner.update(m), err.print(f"• {m}", highlight=False)))
     except (AirflowError, ValueError) as exc:
-        _fail(f"{exc}\n(full Airflow output: {c.settings.home_dir / 'demo-airflow.log'})", 1)
+        _fail(f"{exc} (full Airflow output: {c.settings.home_dir / 'demo-airflow.log'})")
 
     def render() -> None:
         t = Table("table", "rows", title="lake tables")
@@ -304,7 +379,7 @@ def demo(
     _emit(c, summary, render)
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def bench(
     ctx: typer.Context,
     stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload, fusion.")] = "ingest",
@@ -337,7 +412,7 @@ keys_app = typer.Typer(help="API keys for partners, consumers and admins.", no_a
 app.add_typer(keys_app, name="keys")
 
 
-@keys_app.command("create")
+@keys_app.command("create", epilog=GLOBAL_HELP)
 def keys_create(
     ctx: typer.Context,
     role: Annotated[str, typer.Option(help="partner, consumer or admin.")],
@@ -352,38 +427,74 @@ def keys_create(
         token = keys.create(c.settings.metadata_db_url, role, subject, expires_days)
     except keys.KeyRequestError as exc:
         _fail(str(exc))
-    _emit(c, {"key": token, "key_id": token.split("_")[1], "role": role, "subject": subject},
-          lambda: (out.print(token, highlight=False, soft_wrap=True),
-                   err.print("Store it now: it cannot be shown again.")))
+    key_id = keys.key_id_of(token)
+
+    def render() -> None:
+        out.print(token, highlight=False, soft_wrap=True)
+        err.print(f"key id {key_id} ({role} {subject}). Store the key now: it cannot be shown again; "
+                  f"'lcdp keys revoke {key_id}' revokes it.", highlight=False, soft_wrap=True)
+
+    _emit(c, {"key": token, "key_id": key_id, "role": role, "subject": subject}, render)
 
 
-@keys_app.command("revoke")
-def keys_revoke(ctx: typer.Context, key_id: str) -> None:
-    """Revoke a key by its id (the part after ``lcdp_``)."""
+@keys_app.command("list", epilog=GLOBAL_HELP)
+def keys_list(ctx: typer.Context) -> None:
+    """Every API key: id, role, subject, created, expires, revoked (never the secret)."""
     from lcdp import keys
 
     c = _ctx(ctx)
+    found = keys.list_keys(c.settings.metadata_db_url)
+
+    def render() -> None:
+        t = Table("key id", "role", "subject", "created", "expires", "revoked", title="API keys")
+        for k in found:
+            t.add_row(k.key_id, k.role, k.subject, k.created_at, k.expires_at or "never", k.revoked_at or "")
+        out.print(t)
+
+    _emit(c, {"keys": [k.model_dump(mode="json") for k in found]}, render)
+
+
+@keys_app.command("revoke", epilog=GLOBAL_HELP)
+def keys_revoke(ctx: typer.Context,
+                key: Annotated[str, typer.Argument(help="The key id (see 'lcdp keys list'), or the whole key.")]) -> None:
+    """Revoke a key, by its id or by the key itself."""
+    from lcdp import keys
+
+    c = _ctx(ctx)
+    key_id = keys.key_id_of(key)
     if not keys.revoke(c.settings.metadata_db_url, key_id):
-        _fail(f"no key {key_id!r}")
+        _fail(f"no key {key_id!r} (see 'lcdp keys list')")
     _emit(c, {"revoked": key_id}, lambda: out.print(f"revoked {key_id}"))
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535)] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Run the partner upload API (OpenAPI at /docs and /openapi.json)."""
+    """Run the partner upload API (OpenAPI at /docs and /openapi.json, health at /healthz)."""
+    import socket
+
+    c = _ctx(ctx)
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == 98:  # EADDRINUSE
+            _fail(f"port {port} on {host} is taken (another 'lcdp serve'?); choose another with --port")
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     import uvicorn
 
     from lcdp.service import create_app
 
-    c = _ctx(ctx)
-    uvicorn.run(create_app(c.settings), host=host, port=port, log_level="warning")
+    service = create_app(c.settings)
+    err.print(f"serving the platform API on http://{host}:{port} (docs: /docs, health: /healthz); "
+              f"home {c.settings.home_dir}", highlight=False, soft_wrap=True)
+    uvicorn.run(service, host=host, port=port, log_level="warning")
 
 
-@app.command()
+@app.command(epilog=GLOBAL_HELP)
 def contracts(ctx: typer.Context) -> None:
     """Print the reference docs of every dataset contract (generated from schemas/)."""
     from lcdp.contracts import load_contracts, render_markdown
@@ -393,5 +504,117 @@ def contracts(ctx: typer.Context) -> None:
           lambda: sys.stdout.write(render_markdown() + "\n"))
 
 
+_GLOBAL_VALUED = ("--home", "--log-level")
+_GLOBAL_FLAGS = ("--json",)  # --version only before a command: lineage has its own
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move the global options to the front, so ``lcdp status --json`` means ``lcdp --json
+    status`` (click only knows a group's options before the command's name)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg.split("=", 1)[0] in _GLOBAL_VALUED:
+            take = 1 if "=" in arg else 2
+            front += argv[i:i + take]
+            i += take
+            continue
+        (front if arg in _GLOBAL_FLAGS else rest).append(arg)
+        i += 1
+    return front + rest
+
+
+def _error_log(exc: BaseException) -> Path:
+    """Write an unexpected error's traceback (no locals) where the user can find it."""
+    import datetime as dt
+    import tempfile
+    import traceback
+
+    home = _state.get("home")
+    folder = home / "logs" if isinstance(home, Path) and home.is_dir() else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "lcdp-errors.log"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"--- {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} lcdp {' '.join(sys.argv[1:])}\n")
+        fh.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+def _click_exceptions():
+    """Typer 0.29 carries its own copy of click: its exception classes, wherever they live."""
+    try:
+        from typer._click import exceptions as bundled
+    except ImportError:  # an older typer on plain click
+        from click import exceptions as bundled
+    return bundled
+
+
+def run() -> None:
+    """The ``lcdp`` script: the app, with every failure turned into one line and exit 2."""
+    clicks = _click_exceptions()
+    argv = hoist_global_options(sys.argv[1:])
+    options = argv[: argv.index("--") if "--" in argv else len(argv)]
+    _state["json"] = "--json" in options
+    _state["help"] = "--help" in options  # a command's help needs no home
+    try:
+        # without standalone mode the app returns a command's exit code instead of exiting
+        code = app(args=argv, prog_name="lcdp", standalone_mode=False)
+    except clicks.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        sys.exit(0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except clicks.UsageError as exc:
+        where = f"lcdp {exc.ctx.info_name} --help" if exc.ctx and exc.ctx.parent else "lcdp --help"
+        _exit_with(f"{exc.format_message()} (see '{where}')", 2)
+    except clicks.ClickException as exc:
+        _exit_with(exc.format_message(), 2)
+    except (typer.Abort, KeyboardInterrupt):
+        _exit_with("interrupted", 130)
+    except Exception as exc:  # noqa: BLE001 - the one place every other failure ends up
+        _exit_with(_describe(exc), 2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_with(message: str, code: int) -> None:
+    try:
+        _fail(message, code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+
+
+def _describe(exc: Exception) -> str:
+    """One line for an exception that no command turned into a message of its own."""
+    from lcdp.errors import DeliveryRefused
+    from lcdp.home import HomeError
+
+    if isinstance(exc, (DeliveryRefused, HomeError)):
+        return str(exc)
+    try:
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            name = "LCDP_" + "_".join(str(p) for p in first.get("loc", ())).upper()
+            return f"setting {name} is invalid: {first.get('msg')}"
+    except ImportError:  # pragma: no cover
+        pass
+    if type(exc).__module__.startswith("sqlalchemy"):
+        from lcdp.metadata import describe_url
+
+        url = _state.get("metadata_url") or ""
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return (f"cannot use the metadata database {describe_url(url)}: {detail[0] if detail else type(exc).__name__} "
+                "(check LCDP_METADATA_URL and that the server runs)")
+    path = _error_log(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else 'unexpected failure'} (traceback in {path})"
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()

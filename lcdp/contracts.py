@@ -16,7 +16,7 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas import CONTRACTS_DIR
+from schemas import CONTRACTS_DIR, feed_problem
 
 ColumnType = Literal["string", "integer", "float", "date", "month", "timestamp", "brn"]
 IdentifierKind = Literal["business", "merchant", "card"]
@@ -174,6 +174,8 @@ def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[tuple[str, str], Con
         except Exception as exc:
             raise ContractError(f"contract {path.name} is invalid: {exc}") from exc
         key = (contract.partner, contract.dataset)
+        if path.name.split(".")[:2] != list(key):
+            raise ContractError(f"contract {path.name} describes {key[0]}.{key[1]}: name the file after it")
         if key not in found or found[key].version < contract.version:
             found[key] = contract
     return found
@@ -189,13 +191,9 @@ def partners() -> dict[str, list[str]]:
 
 def get_contract(partner: str, dataset: str) -> Contract:
     """The contract for a partner's dataset, or a ContractError naming what is known."""
-    known = partners()
-    if partner not in known:
-        raise ContractError(f"unknown partner {partner!r} (known: {', '.join(sorted(known))})")
-    if dataset not in known[partner]:
-        raise ContractError(
-            f"partner {partner!r} has no dataset {dataset!r} (known: {', '.join(known[partner])})"
-        )
+    problem = feed_problem(partner, dataset)
+    if problem:
+        raise ContractError(problem)
     return load_contracts()[(partner, dataset)]
 
 

@@ -13,6 +13,7 @@ import hmac
 import secrets
 from typing import Literal
 
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from lcdp import metadata
@@ -65,6 +66,33 @@ def verify(db_url: str, token: str) -> metadata.ApiKey | None:
     if key.expires_at is not None and _aware(key.expires_at) <= now:
         return None
     return key
+
+
+class KeyInfo(BaseModel):
+    """What ``lcdp keys list`` shows of a key: never its secret or hash."""
+
+    key_id: str
+    role: str
+    subject: str
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+def key_id_of(key_or_id: str) -> str:
+    """The key id of a whole key (``lcdp_<id>_<secret>``), or the id itself."""
+    parts = key_or_id.strip().split("_", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "lcdp" else key_or_id.strip()
+
+
+def list_keys(db_url: str) -> list[KeyInfo]:
+    def iso(value: dt.datetime | None) -> str | None:
+        return None if value is None else _aware(value).isoformat(timespec="seconds")
+
+    with metadata.session(db_url) as db:
+        rows = list(db.scalars(select(metadata.ApiKey).order_by(metadata.ApiKey.created_at)))
+    return [KeyInfo(key_id=k.key_id, role=k.role, subject=k.subject, created_at=iso(k.created_at) or "",
+                    expires_at=iso(k.expires_at), revoked_at=iso(k.revoked_at)) for k in rows]
 
 
 def revoke(db_url: str, key_id: str) -> bool:

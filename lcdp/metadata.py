@@ -98,6 +98,16 @@ def engine(url: str) -> Engine:
     return eng
 
 
+def describe_url(url: str) -> str:
+    """A metadata URL fit to show: the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL too broken to parse is shown as given
+        return url
+
+
 def session(url: str) -> Session:
     return Session(engine(url), expire_on_commit=False)
 

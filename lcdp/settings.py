@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lcdp import home as platform_home
+
 #: Where the repository's Airflow DAG files live (the code checkout, not the data home).
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,8 +119,14 @@ class Settings(BaseSettings):
         return key_file.read_text().strip().encode()
 
     def ensure_dirs(self) -> None:
+        """Make the home and its layout, and mark it as a platform home."""
+        platform_home.mark(self.home_dir)
         for path in (self.lake_root, self.landing_root, self.staging_root):
             path.mkdir(parents=True, exist_ok=True)
+
+    def home_problem(self) -> str | None:
+        """Why ``home`` is not a usable platform home, or None (see ``lcdp.home``)."""
+        return platform_home.home_problem(self.home_dir)
 
     def as_env(self) -> dict[str, str]:
         """Environment that hands these settings to a child process (Airflow, tasks)."""

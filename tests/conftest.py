@@ -55,6 +55,15 @@ def pg_url() -> str:
     admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_settings(request, settings: Settings) -> Settings:
+    """``settings`` on each metadata backend: SQLite in the home, and a fresh PostgreSQL
+    database (production's), so keys, audit, leases and pins are tested on both."""
+    if request.param == "sqlite":
+        return settings
+    return settings.model_copy(update={"metadata_url": request.getfixturevalue("pg_url")})
+
+
 @pytest.fixture(scope="session")
 def dirty_data(tmp_path_factory) -> tuple[Path, Manifest]:
     """Two months of partner files for 120 merchants with 5 % of records corrupted."""

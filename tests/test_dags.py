@@ -74,6 +74,27 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
     # Airflow really ran it: its metadata DB has the successful run
     assert (home / "airflow" / "airflow.db").exists()
 
+    # Right after the demo (whose maintenance DAG compacted every table), and again after one
+    # more compaction, fusion has nothing to do: compaction is no new data, so no commit.
+    def lcdp(*args: str) -> dict:
+        done = subprocess.run([LCDP, "--home", str(home), *args, "--json"], capture_output=True, text=True,
+                              env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def versions() -> dict:
+        return {t["name"]: t["version"] for t in lcdp("status")["tables"]}
+
+    for maintain_first in (False, True):
+        if maintain_first:
+            lcdp("maintain")
+        before = versions()
+        steps = lcdp("fuse")["steps"]
+        assert {s["table"]: s["status"] for s in steps} == {s["table"]: "up to date" for s in steps}
+        assert versions() == before
+    # lineage shows the version status shows
+    assert lcdp("lineage", "gold.spending_cube")["version"] == before["gold.spending_cube"]
+
 
 def test_one_feed_dag_per_feed_each_publishing_its_bronze_asset():
     import runpy
@@ -119,6 +140,14 @@ def test_feed_dags_pull_through_real_airflow(tmp_path, spark):
     assert run["state"] == "success"
     assert catalog.row_count("bronze.kona_transactions", settings) == 1
     assert catalog.row_count("quarantine.kona_transactions", settings) == 1
+    # pull feeds publish their Asset only when something new reached bronze: the same files
+    # and the same pages again make a skipped run, so fusion is not triggered for nothing
+    again = airflow_runner.run_dag(settings, "lcdp_feed_kona_transactions", {"source": str(drop), "settle_seconds": 0})
+    assert airflow_runner.task_states(settings, "lcdp_feed_kona_transactions", again["run_id"]) == {"pull": "skipped"}
+    with PortalSimulator(rows, key="k") as sim:
+        again = airflow_runner.run_dag(settings, "lcdp_feed_ggdata_merchants", {"source": sim.url, "key": "k"})
+    assert airflow_runner.task_states(settings, "lcdp_feed_ggdata_merchants", again["run_id"]) == {"pull": "skipped"}
+    assert catalog.row_count("bronze.ggdata_merchants", settings) == 30
     # a push feed's DAG publishes what partners uploaded since its last run, then has nothing new
     from lcdp.ingest import ingest_file
 

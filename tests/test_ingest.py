@@ -112,7 +112,8 @@ def test_a_refused_delivery_writes_nothing_and_stays_refused(settings, tmp_path)
     assert again.status == "refused" and again.duplicate_of == receipt.upload_id
 
 
-def test_an_interrupted_ingest_is_redone_without_duplicating_rows(settings, tmp_path):
+def test_an_interrupted_ingest_is_redone_without_duplicating_rows(backend_settings, tmp_path):
+    settings = backend_settings  # leases on SQLite and on PostgreSQL
     path = write_kona(tmp_path / "day.csv", [kona_row("T00000001"), kona_row("T00000002"), kona_row("T00000003", amount="x")])
     first = ingest_file(settings, "kona", "transactions", path)
     # as if the process died after the Delta commits but before the receipt was recorded ...

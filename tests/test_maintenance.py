@@ -34,8 +34,8 @@ def test_compaction_merges_small_files_and_keeps_every_row(settings):
     assert _read(settings, 2) == [0, 1, 2]  # the old versions still read
 
 
-def test_vacuum_keeps_pinned_versions_and_the_retention_window(tmp_path):
-    settings = Settings(home=tmp_path / "home", pseudonym_key="k" * 20, retention_hours=0)
+def test_vacuum_keeps_pinned_versions_and_the_retention_window(backend_settings):
+    settings = backend_settings.model_copy(update={"retention_hours": 0})  # pins on SQLite and PostgreSQL
     first = _write(settings, [1, 2], "append")
     middle = _write(settings, [3], "overwrite")
     _write(settings, [4], "overwrite")

@@ -27,8 +27,8 @@ KED_PSV = ("brn|company_name|snapshot_month|credit_grade|delinquency_count|delin
 
 
 @pytest.fixture
-def service(settings):
-    small = settings.model_copy(update={"max_upload_bytes": 64 * 1024})
+def service(backend_settings):
+    small = backend_settings.model_copy(update={"max_upload_bytes": 64 * 1024})
     with Service(small) as svc:
         yield svc
 

@@ -32,6 +32,7 @@ def ingest_peak(home: Path, path: Path) -> tuple[dict, int]:
         "print(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else '{}')\n"
     )
     env = {**os.environ, "LCDP_ENGINE_MEMORY_BYTES": str(512 * MIB), "LCDP_PSEUDONYM_KEY": "stream-test-key-0123456789"}
+    subprocess.run([LCDP, "--home", str(home), "init"], check=True, capture_output=True, env=env, timeout=120)
     proc = subprocess.run([sys.executable, "-c", probe, LCDP, "--home", str(home), "--json", "ingest", "kona",
                            "transactions", str(path)], capture_output=True, text=True, env=env, timeout=1200)
     status_line, receipt_line = proc.stdout.strip().splitlines()[-2:]

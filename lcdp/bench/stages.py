@@ -152,6 +152,7 @@ def bench_upload(settings: Settings, megabytes: int) -> dict:
         home = work / "home"
         env = {**os.environ, "LCDP_HOME": str(home), "LCDP_MAX_UPLOAD_BYTES": str(size * 2)}
         lcdp = str(Path(sys.executable).with_name("lcdp"))
+        subprocess.run([lcdp, "init"], env=env, capture_output=True, text=True, check=True)
         token = subprocess.run([lcdp, "--json", "keys", "create", "--role", "partner", "--subject", "kona"],
                                env=env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         token = json.loads(token)["key"]

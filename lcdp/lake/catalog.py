@@ -282,6 +282,31 @@ def changed_files(name: str, settings: Settings, since: int, until: int) -> tupl
             {p: v for p, v in before.items() if p not in after})
 
 
+def data_changed(name: str, settings: Settings, since: int, until: int) -> bool:
+    """Whether any commit after version ``since``, up to ``until``, changed the table's data.
+
+    A compaction rewrites files with ``dataChange: false`` and a lineage commit adds no file:
+    neither is new data, so neither should make a downstream step run again. Read from the
+    commits' own log entries; a version whose entry is gone counts as a change (the safe side).
+    """
+    log_dir = table(name).path(settings) / "_delta_log"
+    import json
+
+    for version in range(since + 1, until + 1):
+        entry = log_dir / f"{version:020d}.json"
+        if not entry.exists():
+            return True
+        with open(entry, encoding="utf-8") as fh:
+            for line in fh:
+                action = json.loads(line)
+                for kind in ("add", "remove"):
+                    if kind in action and action[kind].get("dataChange", True):
+                        return True
+                if "metaData" in action:  # a schema or property change
+                    return True
+    return False
+
+
 def uploads_between(name: str, settings: Settings, since: int, until: int) -> set[str]:
     """Upload ids whose rows entered the table after version ``since``, up to ``until``.
 

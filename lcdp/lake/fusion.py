@@ -307,7 +307,7 @@ def run_step(settings: Settings, name: str, full: bool = False) -> StepResult:
     _ensure_inputs(settings, step)
     inputs = {i: catalog.version(i, settings) for i in step.inputs}
     previous = None if full or catalog.delta(name, settings) is None else lineage.latest(name, settings)
-    if previous is not None and previous["inputs"] == inputs:
+    if previous is not None and not _inputs_moved(settings, previous["inputs"], inputs):
         return StepResult(table=name, status="up to date", version=catalog.version(name, settings),
                           rows=catalog.row_count(name, settings), inputs=inputs,
                           seconds=round(time.perf_counter() - started, 2))
@@ -322,6 +322,19 @@ def run_step(settings: Settings, name: str, full: bool = False) -> StepResult:
     _log.info("fusion.done", table=name, version=result.version, rows=result.rows, mode=mode, scope=scope,
               seconds=result.seconds)
     return result
+
+
+def _inputs_moved(settings: Settings, before: dict[str, int | None], now: dict[str, int | None]) -> bool:
+    """Whether any input has new data since the versions ``before`` names: a version moved by
+    compaction or lineage commits alone is no new data (``lcdp fuse`` after ``lcdp maintain``
+    is up to date)."""
+    for name, version in now.items():
+        old = before.get(name)
+        if old == version:
+            continue
+        if old is None or version is None or version < old or catalog.data_changed(name, settings, old, version):
+            return True
+    return False
 
 
 def run_all(settings: Settings, full: bool = False,

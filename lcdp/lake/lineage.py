@@ -59,20 +59,23 @@ def latest(name: str, settings: Settings, at_version: int | None = None) -> dict
 
 
 def trace(name: str, settings: Settings, at_version: int | None = None) -> dict:
-    """The lineage tree of a table version down to bronze, where it names the uploads."""
-    if name.startswith("bronze."):
+    """The lineage tree of a table version (default: the current one, as ``lcdp status``
+    shows it) down to bronze, where it names the uploads. ``data_version`` is the commit that
+    wrote the data the version holds (later commits may be lineage or compaction only)."""
+    if at_version is None:
+        at_version = catalog.version(name, settings)
+    if name.startswith(("bronze.", "quarantine.")):
         handle = catalog.delta(name, settings)
         if handle is None:
             return {"table": name, "version": None, "uploads": []}
-        if at_version is not None:
-            handle.load_as_version(at_version)
+        handle.load_as_version(at_version)
         ids = handle.to_pyarrow_dataset().to_table(columns=["_upload_id"]).column(0)
         return {"table": name, "version": handle.version(), "uploads": sorted(pc.unique(ids).to_pylist())}
     entry = latest(name, settings, at_version)
     if entry is None:
         return {"table": name, "version": at_version, "inputs": [], "note": "no lineage recorded"}
-    return {"table": name, "version": entry["data_version"], "lineage_commit": entry["version"],
-            "mode": entry.get("mode"), "recorded_at": entry.get("recorded_at"),
+    return {"table": name, "version": at_version, "data_version": entry["data_version"],
+            "lineage_commit": entry["version"], "mode": entry.get("mode"), "recorded_at": entry.get("recorded_at"),
             "inputs": [trace(t, settings, v) for t, v in sorted(entry["inputs"].items()) if v is not None]}
 
 

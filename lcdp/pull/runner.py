@@ -51,6 +51,16 @@ def publish_uploads(settings: Settings, partner: str, dataset: str) -> dict:
     return summarize(partner, dataset, [Receipt.of(u) for u in uploads]).model_dump(mode="json")
 
 
+def _published(partner: str, dataset: str, receipts: list) -> dict:
+    """The run's summary, if anything new reached bronze; else NothingNew (the DAG skips and
+    publishes no Asset event, so fusion is not started for nothing)."""
+    landed = [r for r in receipts if not r.duplicate_of and r.status == "done" and r.rows_valid > 0]
+    if not landed:
+        raise NothingNew(f"{partner}.{dataset}: nothing new reached bronze ({len(receipts)} delivery(ies) seen: "
+                         "duplicates, refused, or without valid rows)")
+    return summarize(partner, dataset, receipts).model_dump(mode="json")
+
+
 def run_feed(partner: str, dataset: str, channel: str, params: dict, run_key: str,
              url_env: str | None = None, key_env: str | None = None, settings: Settings | None = None) -> dict:
     settings = settings or Settings()
@@ -63,7 +73,7 @@ def run_feed(partner: str, dataset: str, channel: str, params: dict, run_key: st
             raise FeedConfigError(f"{partner}.{dataset}: set {url_env} and {key_env} (or the DAG params source/key)")
         safe_run = "".join(ch if ch.isalnum() else "-" for ch in run_key)[:100]
         result = pull_merchants(settings, base_url, key, run_key=safe_run)
-        return summarize(partner, dataset, result.receipts).model_dump(mode="json")
+        return _published(partner, dataset, result.receipts)
     if channel == "file_drop":
         from lcdp.pull.filedrop import pull_drop
 
@@ -71,7 +81,7 @@ def run_feed(partner: str, dataset: str, channel: str, params: dict, run_key: st
         if not folder.is_dir():
             raise FeedConfigError(f"{partner}.{dataset}: drop folder {folder} does not exist")
         _, receipts = pull_drop(settings, partner, dataset, folder, float(params.get("settle_seconds", 60)))
-        return summarize(partner, dataset, receipts).model_dump(mode="json")
+        return _published(partner, dataset, receipts)
     if channel == "upload":
         return publish_uploads(settings, partner, dataset)
     raise FeedConfigError(f"{partner}.{dataset}: unknown channel {channel!r}")

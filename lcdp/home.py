@@ -1,0 +1,43 @@
+"""The platform home: a folder that ``lcdp init`` or ``lcdp demo`` made. Kept free of heavy
+imports: the command line checks the home before anything else loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The file that marks a folder as a platform home.
+HOME_MARKER = "lcdp-home.txt"
+DEFAULT_HOME = Path(".lcdp")
+
+
+class HomeError(ValueError):
+    """The platform home is missing or is not a folder."""
+
+
+def home_problem(home: Path) -> str | None:
+    """Why ``home`` is not a usable platform home, or None when it is.
+
+    A typo in ``--home`` must not silently start an empty platform, so a home is a folder
+    that ``lcdp init``/``lcdp demo`` made, or one that earlier versions wrote a lake or a
+    metadata DB into.
+    """
+    home = home.expanduser().resolve()
+    create = f"create one with 'lcdp init --home {home}' or 'lcdp demo --home {home}'"
+    if home.is_file():
+        return f"{home} is a file, not a platform home; point --home (or LCDP_HOME) at a folder"
+    if not home.is_dir():
+        return f"no platform home at {home}: {create}, or point --home (or LCDP_HOME) at an existing one"
+    if not any((home / p).exists() for p in (HOME_MARKER, "lake", "metadata.db", "landing")):
+        return f"{home} is a folder but not a platform home (no {HOME_MARKER}): {create}"
+    return None
+
+
+def mark(home: Path) -> None:
+    """Make ``home`` (a folder) and mark it as a platform home."""
+    home = home.expanduser().resolve()
+    if home.is_file():
+        raise HomeError(f"{home} is a file, not a platform home")
+    home.mkdir(parents=True, exist_ok=True)
+    marker = home / HOME_MARKER
+    if not marker.exists():
+        marker.write_text("This folder is a Local Currency Data Platform home (lcdp --home).\n")
