@@ -64,12 +64,19 @@ def lcdp_fusion():
         @task(task_id=name.replace(".", "_"), outlets=[lake_asset(name)],
               trigger_rule="none_failed" if upstream else "all_success")
         def step(table: str = name, params: dict | None = None) -> dict:
-            from airflow.exceptions import AirflowSkipException
+            from airflow.exceptions import AirflowFailException, AirflowSkipException
 
+            from lcdp.lake.engine import permanent_failure
             from lcdp.lake.fusion import run_step
             from lcdp.settings import load_settings
 
-            result = run_step(load_settings(), table, full=bool((params or {}).get("full")))
+            try:
+                result = run_step(load_settings(), table, full=bool((params or {}).get("full")))
+            except Exception as exc:
+                reason = permanent_failure(exc)
+                if reason:  # the same error again on retry: fail now, in one line, no retries
+                    raise AirflowFailException(f"{table}: {reason}") from None
+                raise
             if result.status == "up to date":
                 raise AirflowSkipException(f"{table} is up to date with its inputs")
             return result.model_dump(mode="json")

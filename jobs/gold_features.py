@@ -17,6 +17,8 @@ a shop whose sales stop is the signal, not a gap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -129,13 +131,38 @@ def _ratio(numerator: Column, denominator: Column) -> Column:
 
 
 def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credit: DataFrame,
-                            guarantees: DataFrame, employment: DataFrame) -> DataFrame:
-    """silver tables → gold.merchant_month_features rows, every month of every business."""
+                            guarantees: DataFrame, employment: DataFrame,
+                            stage: Callable[[DataFrame], DataFrame] | None = None) -> DataFrame:
+    """silver tables → gold.merchant_month_features rows, every month of every business.
+
+    ``stage`` (given by the edge that runs the job) materializes the sales and snapshot
+    windows before the guarantee and registry joins read them. Those joins use the frame
+    twice each, and the engine does not share a sub-plan between two uses: unstaged, the
+    whole window chain ran three times at once, and its ~80 spill-capable operators split a
+    fair memory pool into slices smaller than one aggregate's first allocation (the
+    "FinalHashAggregateStream … 18.3 MB remain" failure of small worlds with long history).
+    """
+    stage = stage or (lambda frame: frame)
+    frame = stage(sales_and_snapshots(transactions, credit, employment, stage))
+    frame = guarantee_signals(frame, guarantees)
+    frame = registry_place_and_status(frame, merchants)
+    return conform(frame, OUTPUT_DDL)
+
+
+def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: DataFrame,
+                        stage: Callable[[DataFrame], DataFrame] | None = None) -> DataFrame:
+    """The spine with sales, their windows, and the bureau and employment values carried
+    forward: every feature that comes from the business's own monthly history. ``stage``
+    materializes the repeat-customer counts, then the monthly aggregates, before the windows
+    run over them: each query then holds few memory consumers at once."""
+    stage = stage or (lambda frame: frame)
     sales = monthly_sales(transactions)
+    repeat = stage(repeat_customers(transactions))  # the widest aggregate: a query of its own
     frame = (spine(sales, credit, employment)
              .join(sales, on=["business_key", "month"], how="left")
-             .join(repeat_customers(transactions), on=["business_key", "month"], how="left"))
-    frame = frame.fillna(0, subset=["sales_amount", "payments", "customers", "policy_fund_amount", "repeat_customers"])
+             .join(repeat, on=["business_key", "month"], how="left"))
+    frame = stage(frame.fillna(0, subset=["sales_amount", "payments", "customers", "policy_fund_amount",
+                                          "repeat_customers"]))
     by_month = Window.partitionBy("business_key").orderBy("month")
     last = lambda n: by_month.rowsBetween(-(n - 1), Window.currentRow)  # noqa: E731
     sales_amount = F.col("sales_amount").cast("double")
@@ -155,8 +182,5 @@ def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credi
                                            "loan_balance", "years_in_business"], "credit_month")
     frame = _carry_forward(frame, employment, ["insured_employees", "hires", "separations", "job_postings"],
                            "employment_month")
-    frame = frame.withColumn("employees_change_3m",
-                             F.col("insured_employees") - F.lag("insured_employees", 3).over(by_month))
-    frame = guarantee_signals(frame, guarantees)
-    frame = registry_place_and_status(frame, merchants)
-    return conform(frame, OUTPUT_DDL)
+    return frame.withColumn("employees_change_3m",
+                            F.col("insured_employees") - F.lag("insured_employees", 3).over(by_month))

@@ -91,7 +91,7 @@ def industry_codes(obs: DataFrame) -> DataFrame:
 
 def merchant_history(obs: DataFrame, codes: DataFrame) -> DataFrame:
     """The SCD rows of every merchant in ``obs`` (all of its observations, any order)."""
-    obs = (obs.join(F.broadcast(codes), on="industry_name", how="left")
+    obs = (obs.join(codes, on="industry_name", how="left")
            .withColumn("industry_code", F.coalesce("industry_code", "_code_from_name")).drop("_code_from_name"))
     ordered = Window.partitionBy("merchant_key").orderBy(*DELIVERY_ORDER)
     runs = (obs.withColumn("_previous", F.lag("status_code").over(ordered))

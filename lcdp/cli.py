@@ -260,6 +260,11 @@ def fuse(
         _fail(str(exc))
     except engine.EngineError as exc:
         _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - an engine failure is one line, its plan is not
+        reason = engine.permanent_failure(exc)
+        if reason is None:
+            raise
+        _fail(f"fusion of {name} failed: {reason}")
 
     def render() -> None:
         t = Table("table", "status", "mode", "recomputed", "rows", "version", "seconds", title="fusion")

@@ -2,6 +2,28 @@
 
 Job code only ever sees a ``pyspark.sql.SparkSession`` speaking Spark Connect, so the same
 jobs run on the embedded engine and on a Spark 4 cluster with Delta.
+
+Memory (what we measured of the embedded engine's "fair" pool, issue 15; work in progress):
+
+- The fair pool gives each spill-capable operator instance (pool − unspillable use) / n, where
+  n counts every such instance of every running query. A hash aggregate whose *first* input
+  batch needs more than that slice fails at once ("Failed to allocate … FinalHashAggregateStream
+  … with 0.0 B already allocated"): it holds nothing it could spill. Join build sides
+  (``HashJoinInput``) cannot spill at all.
+- ``gold.merchant_month_features`` planned as one query had 41 aggregates, 18 windows and 13
+  hash joins: the history frame is read twice by the guarantee join and twice by the registry
+  join, and the engine shares no sub-plan between two uses, so its window chain ran three
+  times at once. With ~56 spill-capable instances each got 18.3 MB of 1 GiB.
+- The refused first allocation grows with history, not with merchants: 27 MB at 300 merchants
+  × 24 months, 40 MB at × 36, 60–65 MB at × 60. Larger worlds (1000 × 24 and up) passed: the
+  partial aggregates before them meet memory pressure and emit in small batches; small worlds
+  hand a final aggregate all their groups at once.
+- The job now stages (materializes) the monthly aggregates and then the history frame before
+  the guarantee and registry joins (``stage`` of ``jobs.gold_features``): 300 × 24 passes in
+  1.0–1.5 s; 300 × 36 sits at the edge (40.6 MB asked, 37.9 MB slice) and 300 × 60 still fails
+  (60.1 MB asked, 51.1 MB slice). Not yet fixed at its root.
+- ``lcdp fuse --full`` over an existing ``silver.transactions`` anti-joins two full tables;
+  at 300 × 60 its unspillable build side reached 166 MB per partition and ran the pool dry.
 """
 
 from __future__ import annotations
@@ -30,6 +52,28 @@ class EngineError(RuntimeError):
     """The Spark engine could not be started or reached."""
 
 
+#: Engine messages that a retry would only repeat (the same plan meets the same pool).
+_RESOURCE_ERRORS = ("Failed to allocate", "Resources exhausted", "ResourcesExhausted", "memory pool")
+
+
+def permanent_failure(exc: BaseException) -> str | None:
+    """One line saying why ``exc`` will fail again on retry, or None when a retry may pass
+    (I/O, a busy metadata DB): the engine running out of its memory pool, or a contract error.
+    The engine's message is kept, its plan (which can run to megabytes) is not."""
+    from lcdp.contracts import ContractError
+
+    if isinstance(exc, ContractError):
+        return str(exc).splitlines()[0]
+    text = str(exc)
+    for marker in _RESOURCE_ERRORS:
+        at = text.find(marker)
+        if at >= 0:
+            line = text[at:].splitlines()[0][:400]
+            return (f"the engine ran out of its memory pool ({line}); raise LCDP_ENGINE_MEMORY_BYTES "
+                    "or see lcdp.lake.engine on memory")
+    return None
+
+
 def _start_sail(settings: Settings) -> str:
     """Start an in-process Sail Spark Connect server; return its ``sc://`` URL.
 
@@ -38,9 +82,13 @@ def _start_sail(settings: Settings) -> str:
     deliveries spill to disk instead of growing with the input.
     """
     global _server
-    os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO otherwise
+    # Sail logs every session at INFO otherwise, and warns of the tasks it aborts on a clean stop
+    os.environ.setdefault("RUST_LOG", "warn,sail_common::actor=error")
     os.environ.setdefault("SAIL_RUNTIME__MEMORY_POOL__TYPE", "fair")
-    os.environ.setdefault("SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE", str(settings.engine_memory_bytes))
+    # Always from this process's settings: a child process (an Airflow task, `lcdp fuse` run by
+    # a test) inherits the parent's SAIL_ variables, and must not keep the parent's bound.
+    os.environ["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(settings.engine_memory_bytes)
+    os.environ["SAIL_RUNTIME__MEMORY_POOL__GREEDY__MAX_SIZE"] = str(settings.engine_memory_bytes)
     try:
         from pysail.spark import SparkConnectServer
 

@@ -233,17 +233,28 @@ def _features(settings: Settings, inputs: dict[str, int | None], previous: dict 
     since = _features_since(settings, inputs, previous)
     if since == "nothing":
         return "incremental", "no month changed"
-    features = job.merchant_month_features(
-        *(_read(settings, name, inputs[name]) for name in (
-            "silver.transactions", "silver.merchants", "silver.credit_monthly", "silver.guarantees",
-            "silver.employment_monthly")))
-    if since is None:
-        catalog.overwrite_where(features, "gold.merchant_month_features", settings, job.PARTITION, None)
-        return "full", "every month"
-    features = features.where(F.col("month") >= F.lit(since))
-    catalog.overwrite_where(features, "gold.merchant_month_features", settings, job.PARTITION,
-                            f"month >= DATE'{since.isoformat()}'")
-    return "incremental", f"months from {since:%Y-%m}"
+    staged: list = []
+
+    def stage(frame):
+        fixed, folder = catalog.stage(_spark(settings), frame, settings, "features-history")
+        staged.append(folder)
+        return fixed
+
+    try:
+        features = job.merchant_month_features(
+            *(_read(settings, name, inputs[name]) for name in (
+                "silver.transactions", "silver.merchants", "silver.credit_monthly", "silver.guarantees",
+                "silver.employment_monthly")), stage=stage)
+        if since is None:
+            catalog.overwrite_where(features, "gold.merchant_month_features", settings, job.PARTITION, None)
+            return "full", "every month"
+        features = features.where(F.col("month") >= F.lit(since))
+        catalog.overwrite_where(features, "gold.merchant_month_features", settings, job.PARTITION,
+                                f"month >= DATE'{since.isoformat()}'")
+        return "incremental", f"months from {since:%Y-%m}"
+    finally:
+        for folder in staged:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _cube(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:
