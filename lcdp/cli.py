@@ -111,7 +111,7 @@ def init(ctx: typer.Context) -> None:
     from lcdp import metadata
 
     c = _ctx(ctx)
-    existed = c.settings.home_problem() is None
+    existed = home_problem(c.settings.home_dir) is None
     c.settings.ensure_dirs()
     metadata.engine(c.settings.metadata_db_url)
     c.settings.hmac_key  # noqa: B018 - made once, kept in the home (unless LCDP_PSEUDONYM_KEY is set)

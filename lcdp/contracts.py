@@ -16,7 +16,7 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas import CONTRACTS_DIR, feed_problem
+from schemas import CONTRACTS_DIR, feed_problem, feeds
 
 ColumnType = Literal["string", "integer", "float", "date", "month", "timestamp", "brn"]
 IdentifierKind = Literal["business", "merchant", "card"]
@@ -182,11 +182,9 @@ def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[tuple[str, str], Con
 
 
 def partners() -> dict[str, list[str]]:
-    """Partner id → its dataset names."""
-    out: dict[str, list[str]] = {}
-    for partner, dataset in load_contracts():
-        out.setdefault(partner, []).append(dataset)
-    return out
+    """Partner id → its dataset names (``schemas.feeds``: read from the contract files' names,
+    which ``load_contracts`` checks against their contents)."""
+    return feeds()
 
 
 def get_contract(partner: str, dataset: str) -> Contract:

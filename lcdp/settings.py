@@ -124,10 +124,6 @@ class Settings(BaseSettings):
         for path in (self.lake_root, self.landing_root, self.staging_root):
             path.mkdir(parents=True, exist_ok=True)
 
-    def home_problem(self) -> str | None:
-        """Why ``home`` is not a usable platform home, or None (see ``lcdp.home``)."""
-        return platform_home.home_problem(self.home_dir)
-
     def as_env(self) -> dict[str, str]:
         """Environment that hands these settings to a child process (Airflow, tasks)."""
         env = {"LCDP_HOME": str(self.home_dir)}

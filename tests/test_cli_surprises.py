@@ -162,7 +162,7 @@ try:
     run()
 except SystemExit:
     pass
-print("LOADED", ",".join(sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[0:0] or %r))), file=sys.stderr)
+print("LOADED", ",".join(sorted({m.split(".")[0] for m in sys.modules} & set(%r))), file=sys.stderr)
 """
 
 

@@ -235,7 +235,7 @@ class RecordFramer:
                         break  # a whole record of its own: the quote before it was a stray
                 if not closed and not final and j + 1 >= count and int(stops[j]) - s <= self.max_record:
                     # the quoted value may go on in the next block: frame it again with it
-                    framed = Framed(*self._good(body, spans, numbers, refused))
+                    framed = self._decode(body, spans, np.array(numbers, np.int64), refused)
                     return framed, body[s:]
                 if closed:
                     e2 = int(stops[j])
@@ -250,12 +250,7 @@ class RecordFramer:
                 refused.append(Refused(self.next_number, self._text(body[s:e]), "row:unbalanced_quote"))
             self.next_number += 1
             i += 1
-        return Framed(*self._good(body, spans, numbers, refused)), b""
-
-    def _good(self, body: bytes, spans: list[tuple[int, int]], numbers: list[int],
-              refused: list[Refused]) -> tuple[bytes, np.ndarray, list[Refused]]:
-        framed = self._decode(body, spans, np.array(numbers, np.int64), refused)
-        return framed.data, framed.numbers, framed.refused
+        return self._decode(body, spans, np.array(numbers, np.int64), refused), b""
 
     def _decode(self, body: bytes, spans: list[tuple[int, int]] | None, numbers: np.ndarray,
                 refused: list[Refused], starts: np.ndarray | None = None,

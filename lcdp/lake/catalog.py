@@ -8,8 +8,11 @@ delta-rs, which Sail's SQL lacks (no DESCRIBE HISTORY, no OPTIMIZE).
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -206,6 +209,24 @@ def stage(spark: SparkSession, df: DataFrame, settings: Settings, label: str) ->
     return spark.read.parquet(str(folder)), folder
 
 
+@contextmanager
+def staging(spark: SparkSession, settings: Settings, label: str) -> Iterator[Callable[[DataFrame], DataFrame]]:
+    """A ``stage`` function for a job (``stage(df)`` → ``df`` materialized, see ``stage``);
+    every folder it made is removed when the block ends, whatever happened."""
+    folders: list[Path] = []
+
+    def stage_one(df: DataFrame) -> DataFrame:
+        fixed, folder = stage(spark, df, settings, label)
+        folders.append(folder)
+        return fixed
+
+    try:
+        yield stage_one
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Settings, key: list[str],
                  scope: list[str] | None, partition_by: str | None = None) -> int:
     """Make the table's rows in ``source``'s scope exactly ``source``; one atomic commit.
@@ -290,8 +311,6 @@ def data_changed(name: str, settings: Settings, since: int, until: int) -> bool:
     commits' own log entries; a version whose entry is gone counts as a change (the safe side).
     """
     log_dir = table(name).path(settings) / "_delta_log"
-    import json
-
     for version in range(since + 1, until + 1):
         entry = log_dir / f"{version:020d}.json"
         if not entry.exists():

@@ -20,7 +20,6 @@ builds a join's hash table from its left input, and that table cannot spill.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,12 +127,10 @@ def _transactions(settings: Settings, inputs: dict[str, int | None], previous: d
     before_merchants = previous["inputs"].get(merchants_name) if previous else None
 
     def replace(rows, scope: list[str] | None) -> None:
-        events, staged = catalog.stage(spark, job.events(rows), settings, "transaction-events")
-        try:
+        with catalog.staging(spark, settings, "transaction-events") as stage:
+            events = stage(job.events(rows))
             catalog.replace_rows(spark, job.place(job.net_refunds(events), merchants), "silver.transactions",
                                  settings, job.KEY, scope, job.PARTITION)
-        finally:
-            shutil.rmtree(staged, ignore_errors=True)
 
     if new is None or before_merchants is None:
         replace(bronze, None)
@@ -233,14 +230,7 @@ def _features(settings: Settings, inputs: dict[str, int | None], previous: dict 
     since = _features_since(settings, inputs, previous)
     if since == "nothing":
         return "incremental", "no month changed"
-    staged: list = []
-
-    def stage(frame):
-        fixed, folder = catalog.stage(_spark(settings), frame, settings, "features-history")
-        staged.append(folder)
-        return fixed
-
-    try:
+    with catalog.staging(_spark(settings), settings, "features-history") as stage:
         features = job.merchant_month_features(
             *(_read(settings, name, inputs[name]) for name in (
                 "silver.transactions", "silver.merchants", "silver.credit_monthly", "silver.guarantees",
@@ -252,9 +242,6 @@ def _features(settings: Settings, inputs: dict[str, int | None], previous: dict 
         catalog.overwrite_where(features, "gold.merchant_month_features", settings, job.PARTITION,
                                 f"month >= DATE'{since.isoformat()}'")
         return "incremental", f"months from {since:%Y-%m}"
-    finally:
-        for folder in staged:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _cube(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:

@@ -92,10 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = str(exc.detail) if exc.status_code != 404 or exc.detail != "Not Found" else \
-            f"no such endpoint: {request.method} {request.url.path} (see /docs)"
-        if exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}"
+        routing = {404: f"no such endpoint: {request.method} {request.url.path} (see /docs)",
+                   405: f"{request.method} is not allowed on {request.url.path}"}
+        # the router's own 404/405 say "Not Found"/"Method Not Allowed"; ours say more
+        generic = exc.detail in ("Not Found", "Method Not Allowed")
+        message = routing[exc.status_code] if generic and exc.status_code in routing else str(exc.detail)
         return await run_in_threadpool(answer_refusal, request, exc.status_code, message,
                                        getattr(exc, "headers", None))
 
