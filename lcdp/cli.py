@@ -583,7 +583,21 @@ def run() -> None:
         _exit_with("interrupted", 130)
     except Exception as exc:  # noqa: BLE001 - the one place every other failure ends up
         _exit_with(_describe(exc), 2)
-    sys.exit(code if isinstance(code, int) else 0)
+    _leave(code if isinstance(code, int) else 0)
+
+
+def _leave(code: int) -> None:
+    """Exit once the command's work and output are done: our exit hooks run (the engine is
+    stopped), then the process ends without the interpreter's teardown of native libraries,
+    which once aborted a finished ``lcdp lineage`` ("terminate called without an active
+    exception", exit -6) after it had printed its answer."""
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _exit_with(message: str, code: int) -> None:
