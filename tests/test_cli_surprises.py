@@ -155,14 +155,13 @@ def test_serve_says_where_it_listens_and_when_its_port_is_taken(tmp_path):
 
 HEAVY = {"pyspark", "deltalake", "sqlalchemy", "airflow", "structlog", "pydantic_settings", "fastapi", "pandas", "duckdb"}
 PROBE = """
-import sys
+import atexit, sys
 from lcdp.cli import run
 sys.argv = ["lcdp", *sys.argv[1:]]
-try:
-    run()
-except SystemExit:
-    pass
-print("LOADED", ",".join(sorted({m.split(".")[0] for m in sys.modules} & set(%r))), file=sys.stderr)
+# lcdp ends with its exit hooks then os._exit: report from an exit hook of our own
+atexit.register(lambda: print("LOADED", ",".join(sorted({m.split(".")[0] for m in sys.modules} & set(%r))),
+                              file=sys.stderr, flush=True))
+run()
 """
 
 
