@@ -23,8 +23,9 @@ from lcdp.errors import DeliveryRefused
 from lcdp.ingest.raw import SNIFF_BYTES, Malformed, RawBatch, ReadPlan, as_raw_table, detect_encoding
 
 _BATCH_ROWS = 50_000
-#: A batch is handed on once it holds this many bytes of records, whatever their count.
-_BATCH_BYTES = 32 * 1024 * 1024
+#: A batch is handed on once it holds this much record text (bytes, or characters of a portal
+#: row), whatever its count of rows: validation and the quarantine hold a few copies of a batch.
+_BATCH_BYTES = 8 * 1024 * 1024
 #: How deep a portal row may nest (real rows are flat objects).
 MAX_DEPTH = 64
 #: Default limit of rows on one portal page (``LCDP_GGDATA_MAX_PAGE_ROWS``).
@@ -158,7 +159,7 @@ _GGDATA_RESULTS = {
 }
 
 
-class _Page:
+class PageEnvelope:
     """What the event stream has shown of the envelope so far."""
 
     def __init__(self) -> None:
@@ -166,7 +167,14 @@ class _Page:
         self.top_code: str | None = None
         self.has_endpoint = False
         self.head_code: str | None = None
+        self.total: str | None = None  # head's list_total_count, as sent
         self.row_kind: str | None = None  # the event that opened "row": start_array expected
+        self.rows = 0
+
+    @property
+    def code(self) -> str | None:
+        """The page's result: the envelope's head, or the bare ``RESULT`` of an error answer."""
+        return self.head_code if self.has_endpoint else self.top_code
 
     def see(self, path: tuple, event: str, value: Any, endpoint: str) -> None:
         if path == ("RESULT",):
@@ -177,8 +185,90 @@ class _Page:
             self.has_endpoint = True
         elif path == (endpoint, "item", "head", "item", "RESULT", "CODE"):
             self.head_code = str(value)
+        elif path == (endpoint, "item", "head", "item", "list_total_count"):
+            self.total = str(value)
         elif path == (endpoint, "item", "row"):
             self.row_kind = event
+
+
+class _Paths:
+    """The path to each value of an ijson ``basic_parse`` stream, tracked by hand.
+
+    ijson's own prefixed events cost O(depth²) memory on a deeply nested page; this keeps one
+    entry per open container and refuses more than ``MAX_DEPTH`` of them.
+    """
+
+    def __init__(self) -> None:
+        self.containers: list[tuple[str, tuple]] = []  # (map|array, the container's path)
+        self.key: str | None = None
+
+    def locate(self, event: str, value: Any) -> tuple | None:
+        """The path of the value this event opens or is; ``None`` for keys and closings."""
+        if event == "map_key":
+            self.key = value
+            return None
+        if event in ("end_map", "end_array"):
+            self.containers.pop()
+            return None
+        if not self.containers:
+            return ()
+        kind, parent = self.containers[-1]
+        return (*parent, self.key if kind == "map" else "item")
+
+    def enter(self, event: str, where: tuple) -> None:
+        """Descend into the container ``event`` opened at ``where`` (nothing for a scalar)."""
+        if event in ("start_map", "start_array"):
+            if len(self.containers) >= MAX_DEPTH:
+                raise DeliveryRefused(f"page is nested deeper than {MAX_DEPTH} levels")
+            self.containers.append(("map" if event == "start_map" else "array", where))
+
+
+def _skip(events: Iterator[tuple[str, Any]], first: str) -> None:
+    """Consume the rest of a value whose first event was ``first``, building nothing."""
+    depth = 1 if first in ("start_map", "start_array") else 0
+    while depth:
+        event, _ = next(events)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+
+
+def _rows(events: Iterator[tuple[str, Any]], page: PageEnvelope, endpoint: str) -> Iterator[tuple[str, Any]]:
+    """Walk a page's events, noting its envelope in ``page``; yield the first event of each row.
+
+    The caller consumes the rest of that row from ``events`` (the same iterator) before asking
+    for the next one.
+    """
+    paths, row_path = _Paths(), (endpoint, "item", "row", "item")
+    for event, value in events:
+        where = paths.locate(event, value)
+        if where is None:
+            continue
+        if where == row_path:
+            page.rows += 1
+            yield event, value
+            continue
+        page.see(where, event, value, endpoint)
+        paths.enter(event, where)
+
+
+def scan_ggdata_envelope(fh, endpoint: str) -> PageEnvelope:
+    """The envelope of a portal page (result code, total, row count) read from ``fh``, rows skipped.
+
+    The pull adapter checks a page with this before handing it to ingestion; memory stays
+    bounded whatever the page's size. Raises ``DeliveryRefused`` for invalid or too-deep JSON.
+    """
+    import ijson
+
+    page = PageEnvelope()
+    events = iter(ijson.basic_parse(fh, use_float=True))
+    try:
+        for event, _ in _rows(events, page, endpoint):
+            _skip(events, event)
+    except (ijson.JSONError, UnicodeDecodeError, StopIteration) as exc:
+        raise DeliveryRefused(f"page is not valid JSON: {str(exc).splitlines()[0] if str(exc) else 'cut short'}") from exc
+    return page
 
 
 class _Recoded:
@@ -229,53 +319,32 @@ def read_ggdata_page(path: Path, contract: Contract, plan: ReadPlan,
     encoding, notes = detect_encoding(head, "utf-8")
     plan.encoding, plan.notes = encoding, plan.notes + notes
     endpoint = contract.format.endpoint or ""
-    row_path = (endpoint, "item", "row", "item")
-    page = _Page()
+    page = PageEnvelope()
     records: list[tuple[int, object, str]] = []
     bad: list[Malformed] = []
-    rows = 0
-    # The path to each value, tracked by hand: ijson's prefixed events cost O(depth²) memory
-    # on a deeply nested page. Rows are built whole, by _row_events, with a depth limit.
-    containers: list[tuple[str, tuple]] = []  # (map|array, the container's path)
-    key: str | None = None
+    held = 0  # characters of record text in the batch being built
     with open(path, "rb") as raw_fh:
         source = raw_fh if encoding == "utf-8" else _Recoded(raw_fh, encoding)
         if encoding == "utf-8" and head.startswith(b"\xef\xbb\xbf"):
             raw_fh.read(3)
         events = iter(ijson.basic_parse(source, use_float=True))
         try:
-            for event, value in events:
-                if event == "map_key":
-                    key = value
-                    continue
-                if event in ("end_map", "end_array"):
-                    containers.pop()
-                    continue
-                if not containers:
-                    where: tuple = ()
+            for event, value in _rows(events, page, endpoint):
+                if page.rows > max_rows:
+                    raise DeliveryRefused(
+                        f"page holds more than {max_rows} rows (the portal pages at most 1000; "
+                        "the limit is LCDP_GGDATA_MAX_PAGE_ROWS)")
+                # Rows are built whole, by _row_events, with a depth limit of their own.
+                row, too_deep = _row_events(events, (event, value))
+                if too_deep:
+                    bad.append(Malformed(page.rows, f"(a row nested deeper than {MAX_DEPTH} levels)", "row:too_deep"))
                 else:
-                    kind, parent = containers[-1]
-                    where = (*parent, key if kind == "map" else "item")
-                if where == row_path:
-                    rows += 1
-                    if rows > max_rows:
-                        raise DeliveryRefused(
-                            f"page holds more than {max_rows} rows (the portal pages at most 1000; "
-                            "the limit is LCDP_GGDATA_MAX_PAGE_ROWS)")
-                    row, too_deep = _row_events(events, (event, value))
-                    if too_deep:
-                        bad.append(Malformed(rows, f"(a row nested deeper than {MAX_DEPTH} levels)", "row:too_deep"))
-                    else:
-                        records.append((rows, row, json.dumps(row, ensure_ascii=False, default=str)))
-                    if len(records) + len(bad) >= _BATCH_ROWS:
-                        yield records_to_batch(contract, records, bad)
-                        records, bad = [], []
-                    continue
-                page.see(where, event, value, endpoint)
-                if event in ("start_map", "start_array"):
-                    if len(containers) >= MAX_DEPTH:
-                        raise DeliveryRefused(f"page is nested deeper than {MAX_DEPTH} levels")
-                    containers.append(("map" if event == "start_map" else "array", where))
+                    text = json.dumps(row, ensure_ascii=False, default=str)
+                    records.append((page.rows, row, text))
+                    held += len(text)
+                if len(records) + len(bad) >= _BATCH_ROWS or held >= _BATCH_BYTES:
+                    yield records_to_batch(contract, records, bad)
+                    records, bad, held = [], [], 0
         except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise DeliveryRefused(f"page is not valid JSON: {str(exc).splitlines()[0]}") from exc
     if not page.has_endpoint:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
 from lcdp import log, metadata
+from lcdp.errors import DeliveryRefused
 from lcdp.ingest import ingest_streams
+from lcdp.ingest.json_readers import PageEnvelope, scan_ggdata_envelope
 from lcdp.metadata import PullCheckpoint, Receipt
 from lcdp.pull.simulator import ENDPOINT
 from lcdp.settings import Settings
@@ -73,37 +74,80 @@ def _save(db_url: str, cp: PullCheckpoint) -> None:
         db.commit()
 
 
+#: A page is held in memory up to this size while fetched, then spooled to a temporary file.
+_SPOOL_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class _Fetched:
+    """One page as fetched: its bytes (spooled to disk past ``_SPOOL_BYTES``) and its envelope."""
+
+    body: tempfile.SpooledTemporaryFile
+    sha256: str
+    envelope: PageEnvelope
+
+    @property
+    def done(self) -> bool:
+        return self.envelope.code == "INFO-200"
+
+
+def _fetch(client: httpx.Client, url: str, params: dict, policy: PullPolicy) -> tuple[tempfile.SpooledTemporaryFile, str]:
+    """Stream one response body to a spooled file; (the file rewound, its SHA-256)."""
+    body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+    digest = hashlib.sha256()
+    try:
+        with client.stream("GET", url, params=params, timeout=policy.timeout_seconds) as response:
+            if response.status_code >= 500:
+                raise PullError(f"HTTP {response.status_code}")
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                digest.update(chunk)
+                body.write(chunk)
+    except BaseException:
+        body.close()
+        raise
+    body.seek(0)
+    return body, digest.hexdigest()
+
+
+def _attempt(client: httpx.Client, url: str, params: dict, policy: PullPolicy, index: int,
+             previous_sha: str | None) -> _Fetched:
+    """Fetch page ``index`` once and check its envelope; the body is closed unless returned."""
+    body, sha = _fetch(client, url, params, policy)
+    try:
+        try:
+            envelope = scan_ggdata_envelope(body, ENDPOINT)
+        except DeliveryRefused as exc:  # cut short, or not JSON at all
+            raise PullError(f"truncated or invalid JSON ({exc})") from exc
+        body.seek(0)
+        code = envelope.code
+        if code == "ERROR-290":
+            raise BadApiKey("the portal refused the API key (ERROR-290): fix the key; retrying will not help")
+        if code == "ERROR-337":
+            raise QuotaExceeded("the portal's daily quota is spent (ERROR-337): resume the pull tomorrow")
+        if code == "ERROR-500":
+            raise PullError("the portal reported ERROR-500")
+        if code != "INFO-200":
+            if code != "INFO-000" or envelope.row_kind != "start_array":
+                raise BadShape(f"page {index} has an unexpected shape (result {code or 'missing'})")
+            if previous_sha and sha == previous_sha:
+                raise PullError(f"the portal returned page {index - 1} again for page {index}")
+        return _Fetched(body, sha, envelope)
+    except BaseException:
+        body.close()
+        raise
+
+
 def _page(client: httpx.Client, base_url: str, key: str, index: int, policy: PullPolicy,
-          previous_sha: str | None) -> tuple[bytes, dict | None]:
-    """Fetch one page: the raw bytes and the parsed document, or ``None`` at the end (INFO-200)."""
+          previous_sha: str | None) -> _Fetched:
+    """Fetch one page, retrying what can pass; a page's size costs disk, not memory."""
     params = {"KEY": key, "Type": "json", "pIndex": index, "pSize": policy.page_size}
+    url = f"{base_url.rstrip('/')}/{ENDPOINT}"
     delay = policy.backoff_seconds
     problem = ""
     for attempt in range(1, policy.attempts + 1):
         try:
-            response = client.get(f"{base_url.rstrip('/')}/{ENDPOINT}", params=params, timeout=policy.timeout_seconds)
-            if response.status_code >= 500:
-                raise PullError(f"HTTP {response.status_code}")
-            response.raise_for_status()
-            body = response.content
-            try:
-                doc = json.loads(body)
-            except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError when cut mid-character
-                raise PullError(f"truncated or invalid JSON ({exc})") from exc
-            code = _result_code(doc)
-            if code == "ERROR-290":
-                raise BadApiKey("the portal refused the API key (ERROR-290): fix the key; retrying will not help")
-            if code == "ERROR-337":
-                raise QuotaExceeded("the portal's daily quota is spent (ERROR-337): resume the pull tomorrow")
-            if code == "INFO-200":
-                return body, None
-            if code == "ERROR-500":
-                raise PullError("the portal reported ERROR-500")
-            if code != "INFO-000" or not isinstance(doc.get(ENDPOINT), list):
-                raise BadShape(f"page {index} has an unexpected shape (result {code or 'missing'})")
-            if previous_sha and hashlib.sha256(body).hexdigest() == previous_sha:
-                raise PullError(f"the portal returned page {index - 1} again for page {index}")
-            return body, doc
+            return _attempt(client, url, params, policy, index, previous_sha)
         except (BadApiKey, QuotaExceeded, BadShape):
             raise
         except (PullError, httpx.TransportError, httpx.TimeoutException) as exc:
@@ -119,18 +163,6 @@ class BadShape(PullError):
     """The API answered JSON that is not its envelope: fail loudly, do not guess."""
 
 
-def _result_code(doc: object) -> str | None:
-    if not isinstance(doc, dict):
-        return None
-    if "RESULT" in doc and isinstance(doc["RESULT"], dict):
-        return doc["RESULT"].get("CODE")
-    try:
-        head = next(p["head"] for p in doc[ENDPOINT] if isinstance(p, dict) and "head" in p)
-        return next(h["RESULT"]["CODE"] for h in head if isinstance(h, dict) and "RESULT" in h)
-    except (KeyError, TypeError, StopIteration):
-        return None
-
-
 def pull_merchants(settings: Settings, base_url: str, key: str, run_key: str,
                    policy: PullPolicy | None = None, max_pages: int | None = None) -> PullResult:
     """Pull every page of the registry into ``bronze.ggdata_merchants``, resuming ``run_key``."""
@@ -142,29 +174,29 @@ def pull_merchants(settings: Settings, base_url: str, key: str, run_key: str,
     with httpx.Client() as client:
         index = cp.last_page + 1
         while max_pages is None or result.pages < max_pages:
-            body, doc = _page(client, base_url, key, index, policy, cp.last_page_sha256)
-            if doc is None:
-                break
-            rows = next(p["row"] for p in doc[ENDPOINT] if isinstance(p, dict) and "row" in p)
-            name = f"{ENDPOINT}_{run_key}_p{index:05d}.json"
-            receipt = ingest_streams(settings, "ggdata", "merchants", [(name, io.BytesIO(body))])[0]
+            page = _page(client, base_url, key, index, policy, cp.last_page_sha256)
+            with page.body:
+                if page.done:
+                    break
+                name = f"{ENDPOINT}_{run_key}_p{index:05d}.json"
+                receipt = ingest_streams(settings, "ggdata", "merchants", [(name, page.body)])[0]
             if receipt.status in ("refused", "failed"):
                 raise PullError(f"page {index} was refused by ingestion: {receipt.error}")
+            rows = page.envelope.rows
             result.receipts.append(receipt)
             result.pages += 1
-            result.rows += len(rows)
-            cp.last_page, cp.last_page_sha256 = index, hashlib.sha256(body).hexdigest()
-            cp.total_rows = _total(doc)
+            result.rows += rows
+            cp.last_page, cp.last_page_sha256 = index, page.sha256
+            cp.total_rows = _total(page.envelope)
             cp.upload_ids = ",".join(filter(None, [cp.upload_ids, receipt.upload_id]))
             _save(db_url, cp)
-            _log.info("pull.page", run_key=run_key, page=index, rows=len(rows), upload_id=receipt.upload_id)
+            _log.info("pull.page", run_key=run_key, page=index, rows=rows, upload_id=receipt.upload_id)
             index += 1
     return result
 
 
-def _total(doc: dict) -> int | None:
+def _total(envelope: PageEnvelope) -> int | None:
     try:
-        head = next(p["head"] for p in doc[ENDPOINT] if "head" in p)
-        return int(next(h["list_total_count"] for h in head if "list_total_count" in h))
-    except (KeyError, TypeError, ValueError, StopIteration):
+        return int(envelope.total) if envelope.total is not None else None
+    except ValueError:
         return None
