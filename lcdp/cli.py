@@ -393,6 +393,9 @@ def bench(
     merchants: Annotated[int, typer.Option(help="fusion: merchants in the generated lake.")] = 20_000,
     months: Annotated[int, typer.Option(help="fusion: months in the generated lake.")] = 24,
     work: Annotated[Path | None, typer.Option(help="fusion: folder for the bench lake (kept for reruns).")] = None,
+    grid: Annotated[bool, typer.Option(
+        "--grid", help="fusion: every cell of merchants {300, 1000, 5000} × months {6, 12, 24, 60}, "
+        "with the slopes of time against each (tens of minutes).")] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure a stage against a plain peer in the same run; prints JSON results."""
@@ -401,8 +404,24 @@ def bench(
     c = _ctx(ctx)
     if stage not in STAGES:
         _fail(f"unknown bench stage {stage!r} (known: {', '.join(STAGES)})")
-    with err.status(f"benchmarking {stage}"):
-        if stage == "fusion":
+    if grid and stage != "fusion":
+        _fail("--grid is for the fusion stage: lcdp bench fusion --grid")
+    with err.status(f"benchmarking {stage}") as status:
+        if stage == "fusion" and grid:
+            from lcdp.bench.fusion import GRID_MERCHANTS, GRID_MONTHS, bench_fusion_grid
+
+            total, done = len(GRID_MERCHANTS) * len(GRID_MONTHS), []
+
+            def cell_done(cell: dict) -> None:
+                done.append(cell)
+                outcome = (f"{cell['seconds']} s, peak {cell['peak_rss_mib']} MiB" if cell["passed"]
+                           else f"FAILED: {cell.get('error') or 'gold differs from DuckDB'}")
+                err.print(f"[{len(done)}/{total}] {cell['merchants']} merchants × {cell['months']} months: {outcome}",
+                          highlight=False, markup=False)
+                status.update(f"benchmarking fusion grid ({len(done)}/{total} cells)")
+
+            result = bench_fusion_grid(c.settings, keep=work, progress=cell_done)
+        elif stage == "fusion":
             from lcdp.bench.fusion import bench_fusion
 
             result = bench_fusion(c.settings, merchants, months, keep=work)

@@ -16,6 +16,34 @@ from lcdp import home as platform_home
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+#: The embedded engine's memory pool by default: this share of the machine's memory (or of
+#: the container's limit), at least ``ENGINE_MEMORY_FLOOR`` and at most ``ENGINE_MEMORY_CAP``.
+#: An eighth leaves room for Python, Airflow's task processes (each fusion task starts its own
+#: engine) and the page cache the spill files go through.
+ENGINE_MEMORY_FRACTION = 1 / 8
+ENGINE_MEMORY_FLOOR = 1024**3
+ENGINE_MEMORY_CAP = 8 * 1024**3
+
+
+def machine_memory_bytes() -> int:
+    """Physical memory, or the cgroup's limit when it is lower (a container)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def default_engine_memory_bytes() -> int:
+    """``ENGINE_MEMORY_FRACTION`` of the machine, within the floor and the cap."""
+    share = int(machine_memory_bytes() * ENGINE_MEMORY_FRACTION)
+    return max(ENGINE_MEMORY_FLOOR, min(ENGINE_MEMORY_CAP, share))
+
+
 class Settings(BaseSettings):
     """Platform settings, read from ``LCDP_*`` environment variables (``--home`` sets ``home``).
 
@@ -39,8 +67,10 @@ class Settings(BaseSettings):
     dags_folder: Path = Field(default=REPO_ROOT / "dags")
     max_upload_bytes: int = Field(default=4 * 1024**3, description="Deliveries above are refused.")
     engine_memory_bytes: int = Field(
-        default=1024**3,
-        description="Memory the embedded engine may use for query state before it spills to disk.",
+        default_factory=default_engine_memory_bytes,
+        description="Memory the embedded engine's operators may hold (hash tables, sorts, join "
+        "build sides) before they spill to disk; default an eighth of the machine's memory, "
+        "at least 1 GiB and at most 8 GiB.",
     )
     upload_stall_seconds: float = Field(
         default=60.0,
@@ -135,6 +165,8 @@ class Settings(BaseSettings):
             env["LCDP_SPARK_REMOTE"] = self.spark_remote
         if self.pseudonym_key is not None:
             env["LCDP_PSEUDONYM_KEY"] = self.pseudonym_key.get_secret_value()
+        if "engine_memory_bytes" in self.model_fields_set:  # else the child sizes its own
+            env["LCDP_ENGINE_MEMORY_BYTES"] = str(self.engine_memory_bytes)
         return env
 
 

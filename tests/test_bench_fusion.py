@@ -4,6 +4,7 @@ with the gold DuckDB computes independently from the same bronze."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,15 +31,49 @@ def test_bench_fusion_reports_both_sides_and_their_agreement(tmp_path):
         "silver.employment_monthly", "gold.merchant_month_features", "gold.spending_cube"}
 
 
+@pytest.fixture(scope="module")
+def bench_work(tmp_path_factory):
+    """One bench folder per world size for the module: its bronze lake is built once."""
+    folders: dict[tuple[int, int], Path] = {}
+    return lambda merchants, months: folders.setdefault(
+        (merchants, months), tmp_path_factory.mktemp(f"bench-{merchants}x{months}"))
+
+
+def _bench(work: Path, merchants: int, months: int, env: dict | None = None) -> dict:
+    proc = subprocess.run([LCDP, "bench", "fusion", "--merchants", str(merchants), "--months", str(months),
+                           "--work", str(work)], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("merchants, months", [(300, 24), (300, 60), (30, 60)],
                          ids=["300x24", "300x60", "sparse-30x60"])
-def test_small_worlds_with_long_history_fuse_at_default_settings(tmp_path, merchants, months):
+def test_small_worlds_with_long_history_fuse_at_default_settings(bench_work, merchants, months):
     """Small worlds with two to five years of history (and a sparse one: 30 merchants, many
     months without payments) once ran the engine's fair memory pool dry in the features step;
     from scratch at default settings they fuse, and their gold equals DuckDB's."""
-    proc = subprocess.run([LCDP, "bench", "fusion", "--merchants", str(merchants), "--months", str(months),
-                           "--work", str(tmp_path)], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    agreement = json.loads(proc.stdout.strip().splitlines()[-1])["same_result"]
+    agreement = _bench(bench_work(merchants, months), merchants, months)["same_result"]
     assert agreement["equal"], agreement
     assert agreement["features_rows"][0] >= merchants * months * 0.5
+
+
+def test_a_small_memory_bound_is_honoured_by_spilling(bench_work):
+    """300 × 24 under a 256 MiB pool: every step spills where it must and the gold still equals
+    DuckDB's. (The spending cube's two distinct counts once asked for 114 MB in one piece.)"""
+    result = _bench(bench_work(300, 24), 300, 24, {"LCDP_ENGINE_MEMORY_BYTES": str(256 * 1024**2)})
+    assert result["same_result"]["equal"], result["same_result"]
+
+
+def test_the_default_memory_bound_is_a_share_of_the_machine_within_a_floor_and_a_cap(monkeypatch):
+    from lcdp import settings as settings_module
+    from lcdp.settings import ENGINE_MEMORY_CAP, ENGINE_MEMORY_FLOOR, Settings, default_engine_memory_bytes
+
+    gib = 1024**3
+    for machine, expected in ((2 * gib, ENGINE_MEMORY_FLOOR), (24 * gib, 3 * gib), (256 * gib, ENGINE_MEMORY_CAP)):
+        monkeypatch.setattr(settings_module, "machine_memory_bytes", lambda m=machine: m)
+        assert default_engine_memory_bytes() == expected
+    monkeypatch.setenv("LCDP_ENGINE_MEMORY_BYTES", str(512 * 1024**2))
+    assert Settings().engine_memory_bytes == 512 * 1024**2  # a set value wins
+    monkeypatch.delenv("LCDP_ENGINE_MEMORY_BYTES")
+    assert Settings().engine_memory_bytes == ENGINE_MEMORY_CAP  # the machine stubbed above

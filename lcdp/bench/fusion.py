@@ -21,6 +21,7 @@ import platform
 import shutil
 import tempfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -307,7 +308,8 @@ def bench_fusion(settings: Settings, merchants: int, months: int, seed: int = 7,
 
 
 def _compare(home: Path, peer_out: Path) -> dict:
-    """Both sides' gold, side by side: row counts and spending per region and month."""
+    """Both sides' gold, side by side: row counts, spending per region and month, and every
+    cube cell and the main feature columns row for row."""
     import duckdb
 
     con = duckdb.connect()
@@ -324,13 +326,95 @@ def _compare(home: Path, peer_out: Path) -> dict:
                    EXCEPT SELECT sigun_cd, month, sum(spending) FROM '{peer_out}/spending_cube.parquet' GROUP BY ALL)),
                (SELECT sum(spending) FROM ours_cube),
                (SELECT count(*) FROM (
+                   SELECT sigun_cd, industry_code, age_band, gender, hour_band, day_type, month, spending,
+                          transactions, cardholders, merchants FROM ours_cube EXCEPT
+                   SELECT sigun_cd, industry_code, age_band, gender, hour_band, day_type, month, spending,
+                          transactions, cardholders, merchants FROM '{peer_out}/spending_cube.parquet')),
+               (SELECT count(*) FROM (
                    SELECT business_key, month, sales_amount, customers, credit_grade, guarantees_active, registry_status
                    FROM ours_features EXCEPT
                    SELECT business_key, month, sales_amount, customers, credit_grade, guarantees_active, registry_status
                    FROM '{peer_out}/merchant_month_features.parquet'))
     """)
-    f_ours, f_peer, c_ours, c_peer, region_months_differing, spending, feature_rows_differing = con.execute(query).fetchone()
+    (f_ours, f_peer, c_ours, c_peer, region_months_differing, spending, cube_rows_differing,
+     feature_rows_differing) = con.execute(query).fetchone()
     return {"features_rows": [f_ours, f_peer], "cube_rows": [c_ours, c_peer],
             "region_months_with_different_spending": region_months_differing, "total_spending": int(spending or 0),
-            "feature_rows_differing": feature_rows_differing,
-            "equal": f_ours == f_peer and c_ours == c_peer and region_months_differing == 0 and feature_rows_differing == 0}
+            "cube_rows_differing": cube_rows_differing, "feature_rows_differing": feature_rows_differing,
+            "equal": f_ours == f_peer and c_ours == c_peer and region_months_differing == 0
+            and cube_rows_differing == 0 and feature_rows_differing == 0}
+
+
+#: ``lcdp bench fusion --grid``: world sizes × history lengths, each fused from scratch.
+GRID_MERCHANTS = (300, 1000, 5000)
+GRID_MONTHS = (6, 12, 24, 60)
+
+
+def bench_fusion_grid(settings: Settings, merchants: tuple[int, ...] = GRID_MERCHANTS,
+                      months: tuple[int, ...] = GRID_MONTHS, seed: int = 7, keep: Path | None = None,
+                      progress: Callable[[dict], None] = lambda _cell: None) -> dict:
+    """``bench_fusion`` on every cell of merchants × months at the current settings: seconds,
+    peak memory and pass/fail (fused, and equal to DuckDB's gold) per cell, then the slope of
+    time against months at fixed merchants and against merchants at fixed months.
+
+    A cell that fails is recorded with its one-line reason and the grid goes on. Each cell's
+    bronze lake is kept under ``keep`` (reused by a rerun with the same parameters).
+    """
+    from lcdp.lake.engine import permanent_failure
+
+    work = keep or Path(tempfile.gettempdir()) / "lcdp-bench-fusion-grid"
+    cells = []
+    for m in merchants:
+        for n in months:
+            cell: dict = {"merchants": m, "months": n}
+            try:
+                result = bench_fusion(settings, m, n, seed, keep=work / f"m{m}-n{n}")
+            except RuntimeError as exc:
+                text = str(exc)
+                cell.update(passed=False, error=permanent_failure(exc) or text.strip().splitlines()[-1][:400])
+            else:
+                ours, peer = result["lcdp_fusion"], result["duckdb_gold"]
+                cell.update(passed=result["same_result"]["equal"],
+                            payments=result["input"]["bronze_rows"].get("bronze.kona_transactions"),
+                            seconds=ours["seconds"], peak_rss_mib=ours["peak_rss_mib"],
+                            duckdb_seconds=peer["seconds"], duckdb_peak_rss_mib=peer["peak_rss_mib"],
+                            ratio_seconds=result["ratio_seconds"])
+            cells.append(cell)
+            progress(cell)
+    return {
+        "stage": "fusion-grid",
+        "engine_memory_bytes": settings.engine_memory_bytes,
+        "cells": cells,
+        "slopes": grid_slopes(cells),
+        "note": "Each cell is `lcdp bench fusion` from scratch: our fusion's seconds and peak memory, "
+                "DuckDB's gold beside it, and whether both gold results are equal. Slopes are "
+                "least-squares fits of our seconds; r2 near 1 means time grows linearly.",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+
+
+def _fit(points: list[tuple[float, float]]) -> dict | None:
+    """Least-squares line through (x, seconds): slope, intercept and r²."""
+    if len(points) < 2:
+        return None
+    x, y = np.array(points, dtype=float).T
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (slope * x + intercept)
+    spread = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float((residual ** 2).sum()) / spread if spread else 1.0
+    return {"slope": round(float(slope), 5), "intercept": round(float(intercept), 2), "r2": round(r2, 3),
+            "points": len(points)}
+
+
+def grid_slopes(cells: list[dict]) -> dict:
+    """Seconds against months (per merchants value) and against merchants (per months value),
+    over the cells that passed."""
+    passed = [c for c in cells if c.get("passed")]
+    by_merchants = {m: _fit([(c["months"], c["seconds"]) for c in passed if c["merchants"] == m])
+                    for m in sorted({c["merchants"] for c in cells})}
+    by_months = {n: _fit([(c["merchants"], c["seconds"]) for c in passed if c["months"] == n])
+                 for n in sorted({c["months"] for c in cells})}
+    return {"seconds_per_month": {f"{m} merchants": f for m, f in by_merchants.items()},
+            "seconds_per_merchant": {f"{n} months": f for n, f in by_months.items()},
+            "seconds_per_million_payments": _fit([(c["payments"] / 1e6, c["seconds"]) for c in passed
+                                                  if c.get("payments")])}

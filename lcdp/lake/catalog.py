@@ -233,13 +233,19 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
 
     ``scope`` names the columns whose values ``source`` covers whole (``merchant_key``: all of
     a merchant's history rows); target rows in scope that ``source`` lacks are deleted, rows
-    outside the scope are untouched; ``scope=None`` means the whole table. Matched rows are
-    rewritten only when a value differs, so a replayed batch leaves the table as it was.
-    Returns the table's version afterwards.
+    outside the scope are untouched. Matched rows are rewritten only when a value differs, so
+    a replayed batch leaves the table as it was. Returns the table's version afterwards.
+
+    ``scope=None`` means the whole table: that is an overwrite, not a MERGE, because finding
+    the stale rows would anti-join the whole table against the whole source, and the engine
+    cannot spill a join's build side (``lcdp fuse --full`` at 300 × 60 ran its pool dry).
+    ``source`` must then not read the table itself (no caller's does: they read bronze).
     """
     target = table(name)
     if delta(name, settings) is None:
         return _write_new(source, name, settings, partition_by)
+    if scope is None:
+        return overwrite_where(source, name, settings, partition_by, None)
     columns = source.columns
     existing = read(spark, name, settings)
     in_scope = existing if scope is None else source.select(*scope).distinct().join(existing, on=scope)
@@ -273,11 +279,14 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
     return version(name, settings)  # type: ignore[return-value]
 
 
-def overwrite_where(df: DataFrame, name: str, settings: Settings, partition_by: str, predicate: str | None) -> int:
+def overwrite_where(df: DataFrame, name: str, settings: Settings, partition_by: str | None,
+                    predicate: str | None) -> int:
     """Replace the rows matching ``predicate`` (all rows when None) with ``df``; one commit."""
     if delta(name, settings) is None:
         return _write_new(df, name, settings, partition_by)
-    writer = df.write.format("delta").partitionBy(partition_by)
+    writer = df.write.format("delta")
+    if partition_by:
+        writer = writer.partitionBy(partition_by)
     if predicate is None:
         writer.mode("overwrite").save(table(name).uri(settings))
     else:

@@ -3,27 +3,43 @@
 Job code only ever sees a ``pyspark.sql.SparkSession`` speaking Spark Connect, so the same
 jobs run on the embedded engine and on a Spark 4 cluster with Delta.
 
-Memory (what we measured of the embedded engine's "fair" pool, issue 15; work in progress):
+Memory: what holds the embedded engine's pool, and why small worlds ran it dry (issue 15).
 
-- The fair pool gives each spill-capable operator instance (pool − unspillable use) / n, where
-  n counts every such instance of every running query. A hash aggregate whose *first* input
-  batch needs more than that slice fails at once ("Failed to allocate … FinalHashAggregateStream
-  … with 0.0 B already allocated"): it holds nothing it could spill. Join build sides
-  (``HashJoinInput``) cannot spill at all.
-- ``gold.merchant_month_features`` planned as one query had 41 aggregates, 18 windows and 13
-  hash joins: the history frame is read twice by the guarantee join and twice by the registry
-  join, and the engine shares no sub-plan between two uses, so its window chain ran three
-  times at once. With ~56 spill-capable instances each got 18.3 MB of 1 GiB.
-- The refused first allocation grows with history, not with merchants: 27 MB at 300 merchants
-  × 24 months, 40 MB at × 36, 60–65 MB at × 60. Larger worlds (1000 × 24 and up) passed: the
-  partial aggregates before them meet memory pressure and emit in small batches; small worlds
-  hand a final aggregate all their groups at once.
-- The job now stages (materializes) the monthly aggregates and then the history frame before
-  the guarantee and registry joins (``stage`` of ``jobs.gold_features``): 300 × 24 passes in
-  1.0–1.5 s; 300 × 36 sits at the edge (40.6 MB asked, 37.9 MB slice) and 300 × 60 still fails
-  (60.1 MB asked, 51.1 MB slice). Not yet fixed at its root.
-- ``lcdp fuse --full`` over an existing ``silver.transactions`` anti-joins two full tables;
-  at 300 × 60 its unspillable build side reached 166 MB per partition and ran the pool dry.
+- Sail's pool (``SAIL_RUNTIME__MEMORY_POOL__TYPE=fair``, size ``LCDP_ENGINE_MEMORY_BYTES``)
+  gives each spill-capable operator instance (pool − unspillable use) / n, where n counts
+  every such instance of every running query. An operator that can spill only what it has
+  already buffered fails at once when its *first* allocation exceeds that slice ("Failed to
+  allocate … FinalHashAggregateStream … with 0.0 B already allocated"). Join build sides
+  (``HashJoinInput``) cannot spill at all. The greedy pool avoids the slices but lets spillers
+  starve the rest; a larger pool only moves the edge.
+- Three plans asked for one large piece:
+
+  1. ``gold.merchant_month_features`` as one query: 41 aggregates, 18 windows, 13 hash joins.
+     The history frame was read twice by the guarantee join and twice by the registry join,
+     and the engine shares no sub-plan between two uses, so its window chain ran three times
+     at once: ~56 spill-capable instances, 18.3 MB each of 1 GiB, while the final aggregate's
+     first batch asked 27 / 40 / 65 MB at 300 merchants × 24 / 36 / 60 months. It grows with
+     history (each group's window state), not with merchants; larger worlds passed because
+     their partial aggregates meet memory pressure and emit in small batches, where a small
+     world hands the final aggregate all its groups at once.
+  2. ``gold.spending_cube`` counted two distinct columns per cell; with more than one distinct
+     column the engine keeps each group's distinct values as a list inside one accumulator,
+     whose first batch asked 114 MB at 300 × 24 (it passed 1 GiB, failed 256 MiB).
+  3. ``lcdp fuse --full`` over an existing ``silver.transactions`` found stale rows with an
+     anti-join of the whole table against the whole source: an unspillable build side of
+     166 MB per partition at 300 × 60.
+
+- The fixes are in the plans: the features job stages (materializes) the monthly aggregates,
+  the repeat-customer counts and the history frame before they are joined (``stage`` in
+  ``jobs.gold_features``), so no window chain runs twice and no query holds more than a few
+  operators; the cube counts distinct (cell, card) and (cell, merchant) pairs with ordinary
+  group-bys, which spill; a full recompute overwrites instead of anti-joining
+  (``catalog.replace_rows``). Measured from scratch (``lcdp bench fusion --grid``, README):
+  every cell of merchants {300, 1000, 5000} × months {6, 12, 24, 60} fuses at the default
+  pool and equals DuckDB's gold; 300 × 24 also fuses under a 256 MiB pool and 128 MiB
+  (64 MiB fails, in one line, in 9 s).
+- The pool's default is a share of the machine (``lcdp.settings.default_engine_memory_bytes``).
+  A step that still runs out fails with one line (``permanent_failure``) and no retries.
 """
 
 from __future__ import annotations
