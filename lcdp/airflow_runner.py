@@ -20,6 +20,21 @@ class AirflowError(RuntimeError):
     """An Airflow command failed; the message ends with the tail of its output."""
 
 
+class PermanentTaskFailure(AirflowError):
+    """A task failed with an error that a retry would only repeat (``AirflowFailException``:
+    the engine's memory pool, a contract); its message is that one line."""
+
+
+def _fail_reason(output: str) -> str | None:
+    """The message of the last ``AirflowFailException`` in an Airflow command's output."""
+    marker = "AirflowFailException: "
+    for line in reversed(output.splitlines()):
+        at = line.find(marker)
+        if at >= 0:
+            return line[at + len(marker):].strip() or None
+    return None
+
+
 def airflow_env(settings: Settings) -> dict[str, str]:
     home = settings.airflow_home
     env = dict(os.environ)
@@ -45,6 +60,9 @@ def _airflow(settings: Settings, *args: str, log_file: Path | None = None) -> st
         with open(log_file, "a") as fh:
             fh.write(f"$ airflow {' '.join(args)}\n{output}\n")
     if proc.returncode != 0:
+        reason = _fail_reason(output)
+        if reason:
+            raise PermanentTaskFailure(f"airflow {' '.join(args[:3])} failed and will fail again on retry: {reason}")
         tail = "\n".join(output.strip().splitlines()[-25:])
         raise AirflowError(f"'airflow {' '.join(args)}' failed (exit {proc.returncode}):\n{tail}")
     return output
@@ -67,7 +85,8 @@ def run_dag(settings: Settings, dag_id: str, conf: dict, log_file: Path | None =
     """Run one DAG run to the end and return it (``run_id``, ``state``, ...).
 
     ``airflow dags test`` exits 0 even when a task fails, so the run's state is read back from
-    Airflow's metadata; a failed run raises AirflowError naming the failed tasks.
+    Airflow's metadata; a failed run raises AirflowError naming the failed tasks, or
+    ``PermanentTaskFailure`` in one line when a task said a retry would not help.
     """
     out = _airflow(settings, "dags", "test", dag_id, "--conf", json.dumps(conf), log_file=log_file)
     runs = _json_tail(_airflow(settings, "dags", "list-runs", dag_id, "-o", "json"))
@@ -78,6 +97,9 @@ def run_dag(settings: Settings, dag_id: str, conf: dict, log_file: Path | None =
         states = _json_tail(_airflow(settings, "tasks", "states-for-dag-run", dag_id, run["run_id"], "-o", "json"))
         failed = [f"{t.get('task_id')}[{t.get('map_index')}]={t.get('state')}" for t in states
                   if t.get("state") not in ("success", "skipped")]
+        reason = _fail_reason(out)
+        if reason:
+            raise PermanentTaskFailure(f"DAG {dag_id} failed and will fail again on retry: {reason}")
         tail = "\n".join(out.strip().splitlines()[-30:])
         raise AirflowError(f"DAG {dag_id} run {run['run_id']} ended {run.get('state')}: "
                            f"{', '.join(failed) or 'no task failed?'}\n{tail}")

@@ -161,6 +161,29 @@ def test_feed_dags_pull_through_real_airflow(tmp_path, spark):
     second = airflow_runner.run_dag(settings, "lcdp_feed_ked_credit", {})
     assert airflow_runner.task_states(settings, "lcdp_feed_ked_credit", second["run_id"]) == {"pull": "skipped"}
 
+    # A fusion step whose error a retry would only repeat (here the engine's memory pool, made
+    # too small for any aggregate) fails its run at once: one line saying what to change, no
+    # retries (the step retries twice otherwise), and a few kB more in the logs.
+    def size(folder: Path) -> int:
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+    tiny = settings.model_copy(update={"engine_memory_bytes": 4096})
+    log_file = tmp_path / "fusion-airflow.log"
+    before = size(settings.airflow_home)
+    started = time.perf_counter()
+    with pytest.raises(airflow_runner.PermanentTaskFailure) as failed:
+        airflow_runner.run_dag(tiny, "lcdp_fusion", {}, log_file)
+    message = str(failed.value)
+    assert "\n" not in message and len(message) < 1000, message
+    assert "ran out of its memory pool" in message and "LCDP_ENGINE_MEMORY_BYTES" in message, message
+    print(f"fusion DAG failed in {time.perf_counter() - started:.1f} s; Airflow home grew by "
+          f"{size(settings.airflow_home) - before} B, its output was {log_file.stat().st_size} B")
+    output = log_file.read_text()
+    failures = output.count("AirflowFailException: ")  # the independent silver steps each fail
+    assert failures >= 1 and output.count("Task failed with exception") == failures
+    assert "up_for_retry" not in output  # what a retryable failure's state becomes
+    assert log_file.stat().st_size < 10 * 1024 * failures  # a plain traceback, no locals, no plan
+
 
 def test_fusion_dag_runs_on_every_bronze_asset_and_publishes_silver_and_gold():
     import runpy
