@@ -128,17 +128,20 @@ def generate(
     merchants: Annotated[int, typer.Option(min=10)] = 300,
     months: Annotated[int, typer.Option(min=1, max=72)] = 12,
     seed: int = 7,
-    start: Annotated[str, typer.Option(help="First month, YYYY-MM.")] = "2024-01",
+    start: Annotated[str | None, typer.Option(
+        help="First month, YYYY-MM. [default: 2024-01, or later if the months would not end by last month]",
+        show_default=False)] = None,
     dirty: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of records to corrupt with real-world faults.")] = 0.0,
 ) -> None:
     """Generate partner files in their native formats, with ground truth and a manifest."""
-    from lcdp.generator import WorldParams
+    from lcdp.generator import WorldParams, default_start
     from lcdp.generator import generate as run_generate
 
     c = _ctx(ctx)
     try:
         with err.status("generating") as status:
-            manifest = run_generate(out_dir, WorldParams(merchants=merchants, months=months, seed=seed, start=start),
+            params = WorldParams(merchants=merchants, months=months, seed=seed, start=start or default_start(months))
+            manifest = run_generate(out_dir, params,
                                     dirty=dirty, progress=lambda m: status.update(m))
     except ValueError as exc:
         _fail(str(exc))
@@ -360,15 +363,18 @@ def demo(
     """Generate partner data and run the whole pipeline through Airflow; print a summary."""
     from lcdp.airflow_runner import AirflowError
     from lcdp.demo import run_demo
-    from lcdp.generator import WorldParams
+    from lcdp.generator import WorldParams, default_start
 
     c = _ctx(ctx)
     try:
         with err.status("starting") as spinner:
-            summary = run_demo(c.settings, WorldParams(merchants=merchants, months=months, seed=seed), dirty,
+            params = WorldParams(merchants=merchants, months=months, seed=seed, start=default_start(months))
+            summary = run_demo(c.settings, params, dirty,
                                step=lambda m: (spinner.update(m), err.print(f"• {m}", highlight=False)))
-    except (AirflowError, ValueError) as exc:
+    except AirflowError as exc:
         _fail(f"{exc} (full Airflow output: {c.settings.home_dir / 'demo-airflow.log'})")
+    except ValueError as exc:
+        _fail(str(exc))
 
     def render() -> None:
         t = Table("table", "rows", title="lake tables")

@@ -174,3 +174,20 @@ def test_help_and_refusals_load_no_heavy_library(tmp_path):
         proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=ENV, timeout=120)
         loaded = next(line for line in proc.stderr.splitlines() if line.startswith("LOADED"))
         assert loaded == "LOADED ", (args, loaded)
+
+
+def test_a_long_history_starts_early_enough_to_end_by_last_month(tmp_path):
+    """``demo --months 36`` once refused itself ("reach into the future"): the first month is
+    2024-01 when the history fits, else the latest month from which it ends by last month."""
+    import datetime as dt
+
+    from lcdp.generator import default_start
+
+    november = dt.date(2026, 11, 23)
+    assert default_start(12, november) == default_start(34, november) == "2024-01"
+    assert default_start(36, november) == "2023-11"  # 2023-11 … 2026-10
+    assert default_start(72, dt.date(2027, 1, 1)) == "2021-01"  # 2021-01 … 2026-12
+    proc = lcdp("generate", "--out", str(tmp_path / "data"), "--merchants", "10", "--months", "72")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert manifest["params"]["start"] == default_start(72)

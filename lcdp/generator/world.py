@@ -56,12 +56,25 @@ SYLLABLES = list("행복우리미소한빛푸른나래보람가온다온새봄�
 BRANCH = ["본점", "역점", "시장점", "중앙점", "1호점", "2호점", ""]
 
 
+#: The first month of generated data when the history asked for fits before today: fixed, so
+#: a seed always gives the same files.
+DEFAULT_START = "2024-01"
+
+
+def default_start(months: int, today: dt.date | None = None) -> str:
+    """``DEFAULT_START``, or, for a history too long to end by last month from there, the
+    latest first month that does (36 months asked in November 2026 start in November 2023)."""
+    today = today or dt.date.today()
+    first = today.year * 12 + today.month - 1 - months  # the last month is then last month
+    return min(DEFAULT_START, f"{first // 12}-{first % 12 + 1:02d}")
+
+
 @dataclass(frozen=True)
 class WorldParams:
     merchants: int = 300
     months: int = 12
     seed: int = 7
-    start: str = "2024-01"  # first month of data; fixed so a seed always gives the same files
+    start: str = DEFAULT_START  # first month of data (see default_start)
     tx_per_merchant_month: float = 40.0
 
 
