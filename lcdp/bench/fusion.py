@@ -378,7 +378,8 @@ def bench_fusion_grid(settings: Settings, merchants: tuple[int, ...] = GRID_MERC
                             payments=result["input"]["bronze_rows"].get("bronze.kona_transactions"),
                             seconds=ours["seconds"], peak_rss_mib=ours["peak_rss_mib"],
                             duckdb_seconds=peer["seconds"], duckdb_peak_rss_mib=peer["peak_rss_mib"],
-                            ratio_seconds=result["ratio_seconds"])
+                            ratio_seconds=result["ratio_seconds"],
+                            step_seconds={t: v["seconds"] for t, v in ours["steps"].items()})
             cells.append(cell)
             progress(cell)
     return {
