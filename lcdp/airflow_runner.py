@@ -84,8 +84,8 @@ def _json_tail(output: str) -> list[dict]:
 def run_dag(settings: Settings, dag_id: str, conf: dict, log_file: Path | None = None) -> dict:
     """Run one DAG run to the end and return it (``run_id``, ``state``, ...).
 
-    ``airflow dags test`` exits 0 even when a task fails, so the run's state is read back from
-    Airflow's metadata; a failed run raises AirflowError naming the failed tasks, or
+    ``airflow dags test`` can exit 0 when a task failed, so the run's state is read back from
+    Airflow's metadata (it exits 1 when a task raised ``AirflowFailException``); a failed run raises AirflowError naming the failed tasks, or
     ``PermanentTaskFailure`` in one line when a task said a retry would not help.
     """
     out = _airflow(settings, "dags", "test", dag_id, "--conf", json.dumps(conf), log_file=log_file)

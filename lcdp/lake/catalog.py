@@ -248,7 +248,7 @@ def replace_rows(spark: SparkSession, source: DataFrame, name: str, settings: Se
         return overwrite_where(source, name, settings, partition_by, None)
     columns = source.columns
     existing = read(spark, name, settings)
-    in_scope = existing if scope is None else source.select(*scope).distinct().join(existing, on=scope)
+    in_scope = source.select(*scope).distinct().join(existing, on=scope)
     stale = in_scope.join(source.select(*key), on=key, how="left_anti").select(*columns)
     from pyspark.sql import functions as F
 
