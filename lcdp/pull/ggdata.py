@@ -39,6 +39,10 @@ class QuotaExceeded(PullError):
     """ERROR-337: the daily quota is spent; resume tomorrow (the checkpoint keeps the place)."""
 
 
+class BadShape(PullError):
+    """The API answered JSON that is not its envelope: fail loudly, do not guess."""
+
+
 @dataclass
 class PullResult:
     run_key: str
@@ -91,30 +95,26 @@ class _Fetched:
         return self.envelope.code == "INFO-200"
 
 
-def _fetch(client: httpx.Client, url: str, params: dict, policy: PullPolicy) -> tuple[tempfile.SpooledTemporaryFile, str]:
-    """Stream one response body to a spooled file; (the file rewound, its SHA-256)."""
-    body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+def _fetch(client: httpx.Client, url: str, params: dict, policy: PullPolicy, body) -> str:
+    """Stream one response body into ``body`` and rewind it; return its SHA-256."""
     digest = hashlib.sha256()
-    try:
-        with client.stream("GET", url, params=params, timeout=policy.timeout_seconds) as response:
-            if response.status_code >= 500:
-                raise PullError(f"HTTP {response.status_code}")
-            response.raise_for_status()
-            for chunk in response.iter_bytes():
-                digest.update(chunk)
-                body.write(chunk)
-    except BaseException:
-        body.close()
-        raise
+    with client.stream("GET", url, params=params, timeout=policy.timeout_seconds) as response:
+        if response.status_code >= 500:
+            raise PullError(f"HTTP {response.status_code}")
+        response.raise_for_status()
+        for chunk in response.iter_bytes():
+            digest.update(chunk)
+            body.write(chunk)
     body.seek(0)
-    return body, digest.hexdigest()
+    return digest.hexdigest()
 
 
 def _attempt(client: httpx.Client, url: str, params: dict, policy: PullPolicy, index: int,
              previous_sha: str | None) -> _Fetched:
     """Fetch page ``index`` once and check its envelope; the body is closed unless returned."""
-    body, sha = _fetch(client, url, params, policy)
+    body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
     try:
+        sha = _fetch(client, url, params, policy, body)
         try:
             envelope = scan_ggdata_envelope(body, ENDPOINT)
         except DeliveryRefused as exc:  # cut short, or not JSON at all
@@ -157,10 +157,6 @@ def _page(client: httpx.Client, base_url: str, key: str, index: int, policy: Pul
                 time.sleep(delay)
                 delay *= 2
     raise PullError(f"page {index} failed {policy.attempts} times (last: {problem}); the next run resumes here")
-
-
-class BadShape(PullError):
-    """The API answered JSON that is not its envelope: fail loudly, do not guess."""
 
 
 def pull_merchants(settings: Settings, base_url: str, key: str, run_key: str,
