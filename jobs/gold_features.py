@@ -10,6 +10,11 @@ Point-in-time means a row for month T uses only what was true by the end of T:
   date. The delivered ``status`` is today's status and would leak the future: unused.
 - the registry status is the history row valid at the end of T.
 
+Bureau grades and staff turnover move a little every month around a business's lasting
+condition, so beside the latest values the table carries their 12-month averages (over the
+snapshots delivered in T-11..T): on the demo world, the averages alone took a logistic
+regression from 0.69 to 0.80 holdout AUC, next to the oracle's 0.815.
+
 A business has a row for every month from its first activity (a payment, a bureau or an
 employment snapshot) to the last month of data, months without sales included (sales 0):
 a shop whose sales stop is the signal, not a gap.
@@ -27,6 +32,8 @@ from jobs.schema import conform
 KEY = ["business_key", "month"]
 PARTITION = "month"
 SNAPSHOT_MAX_AGE_MONTHS = 3
+#: Months the bureau and employment averages look back over (T-11..T).
+AVERAGE_MONTHS = 12
 
 OUTPUT_DDL = (
     "business_key string, sigun_cd string, industry_code string, registry_status string, "
@@ -36,7 +43,8 @@ OUTPUT_DDL = (
     "delinquency_count bigint, delinquency_days bigint, loan_balance bigint, years_in_business double, "
     "guarantees_active bigint, guarantee_amount_active bigint, guarantee_defaults_to_date bigint, "
     "employment_month date, insured_employees bigint, hires bigint, separations bigint, "
-    "job_postings bigint, employees_change_3m bigint, month date"
+    "job_postings bigint, employees_change_3m bigint, credit_grade_avg_12m double, "
+    "delinquency_count_avg_12m double, separations_avg_12m double, month date"
 )
 
 
@@ -80,13 +88,19 @@ def spine(sales: DataFrame, credit: DataFrame, employment: DataFrame) -> DataFra
         F.sequence("first_month", "last_month", F.expr("interval 1 month"))).alias("month"))
 
 
-def _carry_forward(frame: DataFrame, snapshot: DataFrame, columns: list[str], month_label: str) -> DataFrame:
+def _carry_forward(frame: DataFrame, snapshot: DataFrame, columns: list[str], month_label: str,
+                   averaged: tuple[str, ...] = ()) -> DataFrame:
     """Join a monthly snapshot onto the spine and carry its latest values forward for at most
-    SNAPSHOT_MAX_AGE_MONTHS - 1 months (the spine has a row for every month)."""
-    recent = (Window.partitionBy("business_key").orderBy("month")
-              .rowsBetween(-(SNAPSHOT_MAX_AGE_MONTHS - 1), Window.currentRow))
+    SNAPSHOT_MAX_AGE_MONTHS - 1 months (the spine has a row for every month); the
+    ``averaged`` columns also get ``<column>_avg_12m``, the mean of the snapshots delivered in
+    the last AVERAGE_MONTHS months (a missing month does not count, nor does a carried value)."""
+    by_month = Window.partitionBy("business_key").orderBy("month")
+    recent = by_month.rowsBetween(-(SNAPSHOT_MAX_AGE_MONTHS - 1), Window.currentRow)
+    year = by_month.rowsBetween(-(AVERAGE_MONTHS - 1), Window.currentRow)
     joined = frame.join(snapshot.select("business_key", "month", F.col("month").alias(month_label), *columns),
                         on=["business_key", "month"], how="left")
+    for c in averaged:
+        joined = joined.withColumn(f"{c}_avg_{AVERAGE_MONTHS}m", F.avg(F.col(c).cast("double")).over(year))
     for c in [month_label, *columns]:
         joined = joined.withColumn(c, F.last(c, ignorenulls=True).over(recent))
     return joined
@@ -179,8 +193,9 @@ def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: 
              .withColumn("sales_volatility_6m", F.when(F.col("months_active") >= 3, _ratio(
                  F.stddev_pop(sales_amount).over(last(6)), F.avg(sales_amount).over(last(6))))))
     frame = _carry_forward(frame, credit, ["credit_grade", "delinquency_count", "delinquency_days",
-                                           "loan_balance", "years_in_business"], "credit_month")
+                                           "loan_balance", "years_in_business"], "credit_month",
+                           averaged=("credit_grade", "delinquency_count"))
     frame = _carry_forward(frame, employment, ["insured_employees", "hires", "separations", "job_postings"],
-                           "employment_month")
+                           "employment_month", averaged=("separations",))
     return frame.withColumn("employees_change_3m",
                             F.col("insured_employees") - F.lag("insured_employees", 3).over(by_month))
