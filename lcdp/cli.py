@@ -438,6 +438,99 @@ def bench(
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
 
 
+MODEL_NAMES = ("credit-risk", "spending-pattern")
+
+
+@app.command(epilog=GLOBAL_HELP)
+def train(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="credit-risk or spending-pattern.")],
+    reproduce: Annotated[str | None, typer.Option(
+        "--reproduce", metavar="RUN_ID",
+        help="Retrain a logged run from the table versions and parameters it logged; compare its metrics.")] = None,
+    oracle: Annotated[Path | None, typer.Option(
+        help="The folder 'lcdp generate' wrote: report the generator's oracle beside the model.")] = None,
+) -> None:
+    """Train a model on the lake, judge it on the latest months, register it in MLflow and run
+    the promotion gate (the new version is 'challenger'; 'champion' if it passes)."""
+    c = _ctx(ctx)
+    if model not in MODEL_NAMES:
+        _fail(f"unknown model {model!r} (known: {', '.join(MODEL_NAMES)})")
+    if oracle is not None and not (oracle / "truth").is_dir():
+        _fail(f"{oracle} holds no generator truth (expected {oracle / 'truth'}; give the folder 'lcdp generate' wrote)")
+    from models.credit_risk import train as credit
+
+    try:
+        with err.status(f"training {model}"):
+            if reproduce:
+                result = credit.reproduce(c.settings, reproduce)
+            else:
+                result = credit.train(c.settings, oracle_dir=oracle)
+    except (credit.InsufficientData, LookupError) as exc:
+        _fail(str(exc))
+
+    def render() -> None:
+        if isinstance(result, credit.Reproduction):
+            t = Table("metric", "original", "reproduced", title=f"run {result.run_id} reproduced as {result.reproduced_run_id}")
+            for k, v in result.original.items():
+                t.add_row(k, f"{v:.5f}", f"{result.reproduced[k]:.5f}")
+            out.print(t)
+            out.print("same metrics" if result.same else "metrics DIFFER", highlight=False)
+            return
+        t = Table("", "model", "baseline", "oracle", title=f"{result.model} v{result.version} ({result.alias})")
+        for k in ("auc", "ks", "brier", "log_loss"):
+            t.add_row(k, f"{getattr(result.metrics, k):.4f}", f"{getattr(result.baseline, k):.4f}",
+                      f"{result.oracle_auc:.4f}" if k == "auc" and result.oracle_auc is not None else "")
+        out.print(t)
+        out.print(f"holdout {', '.join(result.split.holdout_months)}: {result.metrics.rows:,} business-months, "
+                  f"{result.metrics.events:,} with an event; {result.split.censored_rows:,} not labelled "
+                  f"(window incomplete); run {result.run_id}", highlight=False)
+        if result.gate is not None:
+            out.print(f"gate: {'promoted' if result.gate.promoted else 'refused'}: {result.gate.why()}", highlight=False)
+
+    _emit(c, result, render)
+
+
+@app.command(epilog=GLOBAL_HELP)
+def score(ctx: typer.Context) -> None:
+    """Write the champions' outputs into the lake: gold.credit_risk_scores for every
+    business-month (probability, points, risk band, reasons)."""
+    from models import scoring, tracking
+
+    c = _ctx(ctx)
+    try:
+        with err.status("scoring"):
+            results = [scoring.score_credit_risk(c.settings)]
+    except (tracking.NoChampion, LookupError) as exc:
+        _fail(str(exc))
+
+    def render() -> None:
+        t = Table("table", "version", "rows", "model", "seconds", title="scores")
+        for r in results:
+            t.add_row(r.table, str(r.version), f"{r.rows:,}", f"{r.model} v{r.model_version}", f"{r.seconds}")
+        out.print(t)
+
+    _emit(c, {"tables": [r.model_dump() for r in results]}, render)
+
+
+@app.command("models", epilog=GLOBAL_HELP)
+def models_(ctx: typer.Context) -> None:
+    """Registered models, their versions and aliases, with their holdout metrics side by side."""
+    from models import tracking
+
+    c = _ctx(ctx)
+    listing = tracking.registry_listing(c.settings)
+
+    def render() -> None:
+        t = Table("model", "version", "aliases", "gate", "metrics", "run", title="registered models")
+        for row in listing:
+            t.add_row(row["model"], str(row["version"]), ", ".join(row["aliases"]), row["gate"],
+                      "  ".join(f"{k} {v:.4f}" for k, v in row["metrics"].items()), row["run_id"])
+        out.print(t)
+
+    _emit(c, {"models": listing}, render)
+
+
 keys_app = typer.Typer(help="API keys for partners, consumers and admins.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

@@ -32,6 +32,8 @@ LAYERS = ("bronze", "quarantine", "silver", "gold")
 #: Conformed and product tables (BRIEF §7), written by the fusion and model jobs.
 SILVER_TABLES = ("merchants", "transactions", "credit_monthly", "guarantees", "employment_monthly")
 GOLD_TABLES = ("merchant_month_features", "spending_cube")
+#: Gold tables the models' scoring writes (``models/``), from the champion of each model.
+SCORE_TABLES = ("credit_risk_scores", "spending_forecasts")
 
 
 class UnknownTable(KeyError):
@@ -71,7 +73,7 @@ def tables() -> dict[str, Table]:
         for table in (bronze(contract), quarantine(contract)):
             out[table.qualified] = table
     out.update({f"silver.{n}": Table("silver", n) for n in SILVER_TABLES})
-    out.update({f"gold.{n}": Table("gold", n) for n in GOLD_TABLES})
+    out.update({f"gold.{n}": Table("gold", n) for n in (*GOLD_TABLES, *SCORE_TABLES)})
     return out
 
 
@@ -117,6 +119,15 @@ def row_count(name: str, settings: Settings, version: int | None = None) -> int 
     if version is not None:
         handle.load_as_version(version)
     return handle.to_pyarrow_dataset().count_rows()
+
+
+def to_arrow(name: str, settings: Settings, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
+    """A lake table (at a version) as an Arrow table, read by delta-rs: no engine needed."""
+    try:
+        handle = DeltaTable(table(name).uri(settings), version=version)
+    except TableNotFoundError:
+        raise UnknownTable(f"table {name} has not been written yet (run `lcdp fuse`)") from None
+    return handle.to_pyarrow_table(columns=columns)
 
 
 def history(name: str, settings: Settings, limit: int | None = None) -> list[dict]:

@@ -1,0 +1,58 @@
+"""The promotion gate: a challenger becomes champion only when it is at least as good as the
+champion on the same holdout and its scores are stable against the champion's; the first
+version only when it beats the transparent baseline. A refusal names the rule and the numbers.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class GateConfig(BaseModel):
+    #: the challenger may be this much below the champion's AUC (noise between two fits)
+    auc_margin: float = 0.01
+    #: highest population stability index of challenger against champion scores
+    psi_max: float = 0.25
+
+
+class Rule(BaseModel):
+    name: str
+    passed: bool
+    detail: str
+
+
+class GateDecision(BaseModel):
+    promoted: bool
+    challenger_version: int | None = None
+    champion_version: int | None = None  # the champion the challenger was compared with
+    rules: list[Rule]
+
+    def why(self) -> str:
+        """One line: the rules that failed (or all of them, when it was promoted)."""
+        chosen = self.rules if self.promoted else [r for r in self.rules if not r.passed]
+        return "; ".join(r.detail for r in chosen)
+
+
+def judge(metric: str, higher_is_better: bool, challenger: float, baseline: float,
+          champion: float | None, psi: float | None, margin: float, psi_max: float) -> list[Rule]:
+    """The gate's rules for one metric (AUC: higher is better; WAPE: lower)."""
+    def better(a: float, b: float) -> bool:
+        return a > b if higher_is_better else a < b
+
+    if champion is None:
+        ok = better(challenger, baseline)
+        return [Rule(name="beats_baseline", passed=ok,
+                     detail=f"first version: {metric} {challenger:.4f} {'beats' if ok else 'does not beat'} "
+                            f"the baseline's {baseline:.4f}")]
+    bound = champion - margin if higher_is_better else champion + margin
+    ok = challenger >= bound if higher_is_better else challenger <= bound
+    word = "lower" if higher_is_better else "higher"
+    rules = [Rule(name="not_worse_than_champion", passed=ok,
+                  detail=f"{metric} {challenger:.4f} vs champion {champion:.4f} on the same holdout "
+                         f"({'within' if ok else 'beyond'} the allowed {margin:g} {word})")]
+    if psi is not None:
+        stable = psi < psi_max
+        rules.append(Rule(name="stable_scores", passed=stable,
+                          detail=f"PSI of scores against the champion's {psi:.3f} "
+                                 f"({'below' if stable else 'not below'} {psi_max:g})"))
+    return rules

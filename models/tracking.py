@@ -1,0 +1,128 @@
+"""MLflow for both models: where runs go, which lake tables (and versions) a run read, and
+the registry's aliases.
+
+The store is the platform's (``Settings.mlflow_uri``: SQLite in the home by default,
+PostgreSQL in production) with artifacts under ``<home>/mlartifacts``. A run names every
+Delta table it read with ``mlflow.log_input`` (a ``DeltaDatasetSource`` with the version), and
+pins those versions so vacuum keeps them: ``--reproduce`` reads the same rows by time travel.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pandas as pd
+
+from lcdp.lake import catalog, maintenance
+from lcdp.settings import Settings
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+class NoChampion(LookupError):
+    """A registered model has no version with the ``champion`` alias."""
+
+
+def client(settings: Settings):
+    """An ``MlflowClient`` on the platform's store (and the fluent API pointed at it)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(settings.mlflow_uri)
+    mlflow.set_registry_uri(settings.mlflow_uri)
+    return MlflowClient(settings.mlflow_uri, settings.mlflow_uri)
+
+
+def experiment_id(settings: Settings, name: str) -> str:
+    """The experiment's id, created with its artifacts under the home on first use."""
+    mlflow_client = client(settings)
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = settings.mlflow_artifact_root / name
+    location.mkdir(parents=True, exist_ok=True)
+    return mlflow_client.create_experiment(name, artifact_location=location.as_uri())
+
+
+@contextmanager
+def run(settings: Settings, experiment: str, run_name: str) -> Iterator[object]:
+    import mlflow
+
+    experiment_id_ = experiment_id(settings, experiment)
+    with mlflow.start_run(experiment_id=experiment_id_, run_name=run_name) as active:
+        yield active
+
+
+def log_lake_input(settings: Settings, name: str, version: int, frame: pd.DataFrame, context: str,
+                   run_id: str) -> None:
+    """Record that the run read ``name`` at ``version`` (``frame``: the rows it read, for the
+    digest and schema), and pin that version for reproduction."""
+    import mlflow
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+
+    source = DeltaDatasetSource(path=catalog.table(name).uri(settings), delta_table_version=version)
+    sample = frame.head(1000).copy()
+    for column in sample.columns:  # MLflow's schema inference knows no categoricals
+        if isinstance(sample[column].dtype, pd.CategoricalDtype):
+            sample[column] = sample[column].astype(str)
+    dataset = mlflow.data.from_pandas(sample, source=source, name=f"{name}@v{version}")
+    mlflow.log_input(dataset, context=context, tags={"table": name, "version": str(version)})
+    maintenance.pin(settings, name, version, pinned_by=f"mlflow-run:{run_id}")
+
+
+def lake_inputs(settings: Settings, run_id: str) -> dict[str, int]:
+    """The lake tables a run read, with their versions (from its logged inputs; the
+    evaluation's own dataset input names no table and is skipped)."""
+    found: dict[str, int] = {}
+    for dataset_input in client(settings).get_run(run_id).inputs.dataset_inputs:
+        tags = {t.key: t.value for t in dataset_input.tags}
+        if "table" in tags:
+            version = json.loads(dataset_input.dataset.source).get("delta_table_version", tags["version"])
+            found[tags["table"]] = int(version)
+    return found
+
+
+def alias_version(settings: Settings, model: str, alias: str):
+    """The model version holding ``alias``, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client(settings).get_model_version_by_alias(model, alias)
+    except MlflowException:
+        return None
+
+
+def champion(settings: Settings, model: str):
+    """The champion version; ``NoChampion`` says how to get one."""
+    found = alias_version(settings, model, CHAMPION)
+    if found is None:
+        raise NoChampion(f"model {model!r} has no champion yet: train it first "
+                         f"(`lcdp train {model.removeprefix('lcdp-')}`, or the demo); "
+                         "a version becomes champion when it passes the promotion gate")
+    return found
+
+
+def registry_listing(settings: Settings) -> list[dict]:
+    """Every version of the platform's registered models, newest first, with its aliases, its
+    gate decision and its run's holdout metrics."""
+    from models import REGISTERED
+
+    mlflow_client = client(settings)
+    rows = []
+    for registered in REGISTERED.values():
+        if not mlflow_client.search_registered_models(f"name = '{registered}'"):
+            continue
+        # search results leave a version's aliases out: the registered model has them
+        aliases = mlflow_client.get_registered_model(registered).aliases
+        for version in sorted(mlflow_client.search_model_versions(f"name = '{registered}'"),
+                              key=lambda v: -int(v.version)):
+            metrics = mlflow_client.get_run(version.run_id).data.metrics if version.run_id else {}
+            rows.append({"model": registered, "version": int(version.version), "aliases": sorted(a for a, v in aliases.items() if int(v) == int(version.version)),
+                         "gate": version.tags.get("gate", ""), "gate_reason": version.tags.get("gate_reason", ""),
+                         "metrics": {k.removeprefix("holdout_"): v for k, v in sorted(metrics.items())
+                                     if k.startswith("holdout_") and not k.endswith(("_rows", "_events"))},
+                         "oracle": {k: v for k, v in metrics.items() if k.startswith("oracle_")},
+                         "run_id": version.run_id})
+    return rows

@@ -1,0 +1,162 @@
+"""The credit model's parts on hand-made data: the estimator on a frame that is not ours,
+point-in-time labels, the scorecard, the metrics and the gate's rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from models.credit_risk import labels
+from models.credit_risk.estimator import CreditRiskClassifier
+from models.credit_risk.metrics import credit_metrics, ks_statistic, psi
+from models.credit_risk.scorecard import ScorecardConfig, bands, phrase, points, reason_codes
+from models.gate import judge
+
+
+def loan_book(n: int = 4000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
+    """A lender's table with nothing of ours in it: income, debt ratio, a housing category."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "income_k": rng.lognormal(3.5, 0.4, n),
+        "debt_ratio": rng.uniform(0, 1.2, n),
+        "housing": rng.choice(["own", "rent", "family", "other"], n, p=[0.4, 0.4, 0.15, 0.05]),
+        "late_payments": rng.poisson(0.5, n).astype(float),
+    })
+    frame.loc[rng.random(n) < 0.05, "income_k"] = np.nan  # unreported
+    margin = (-3.2 + 2.0 * frame["debt_ratio"] + 0.6 * frame["late_payments"] + 0.8 * (frame["housing"] == "rent")
+              - 0.01 * frame["income_k"].fillna(30))
+    return frame, (rng.random(n) < 1 / (1 + np.exp(-margin))).astype(int)
+
+
+def test_estimator_trains_on_any_frame_pandas_or_arrow():
+    X, y = loan_book()
+    model = CreditRiskClassifier(random_state=3).fit(X[:3000], y[:3000])
+    assert list(model.feature_names_in_) == ["income_k", "debt_ratio", "housing", "late_payments"]
+    assert model.categorical_features_ == ["housing"]
+    proba = model.predict_proba(X[3000:])
+    assert proba.shape == (1000, 2) and np.allclose(proba.sum(axis=1), 1)
+    # the same rows as Arrow, columns in another order: the same probabilities
+    arrow = pa.Table.from_pandas(X[3000:][["late_payments", "housing", "debt_ratio", "income_k"]], preserve_index=False)
+    assert np.allclose(model.predict_proba(arrow), proba)
+    # a category never seen in training, or a batch where a category column is all missing,
+    # is scored with that value missing instead of refused
+    odd = X[3000:3002].assign(housing=["boat", None])
+    assert model.predict_proba(odd).shape == (2, 2)
+    metrics = model.evaluate(X[3000:], y[3000:])
+    assert metrics.auc > 0.7 and metrics.rows == 1000 and len(metrics.calibration) == 10
+    # up-weighting the rare class does not inflate the probabilities: the prior correction
+    # brings the mean prediction back to the event rate
+    assert abs(proba[:, 1].mean() - y[3000:].mean()) < 0.25 * y[3000:].mean()
+    # contributions add up to each row's log-odds
+    contributions = model.contributions(X[3000:3010])
+    logit = np.log(proba[:10, 1] / (1 - proba[:10, 1]))
+    assert np.allclose(contributions.sum(axis=1).to_numpy(), logit, atol=1e-3)
+    assert list(model.feature_importance().index[:1]) == ["debt_ratio"]
+
+
+def test_estimator_refusals_say_what_is_wrong():
+    X, y = loan_book(400)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        CreditRiskClassifier().predict_proba(X)
+    with pytest.raises(ValueError, match="both classes"):
+        CreditRiskClassifier().fit(X, np.zeros(len(X)))
+    model = CreditRiskClassifier(n_estimators=20).fit(X, y)
+    with pytest.raises(ValueError, match="lacks feature.*debt_ratio"):
+        model.predict_proba(X.drop(columns="debt_ratio"))
+    with pytest.raises(TypeError, match="neither numeric nor categorical"):
+        CreditRiskClassifier().fit(X.assign(when=pd.Timestamp("2024-01-01")), y)
+
+
+def test_estimator_groups_keep_a_business_out_of_early_stopping():
+    X, y = loan_book(2000)
+    groups = np.repeat(np.arange(200), 10)
+    model = CreditRiskClassifier(n_estimators=50).fit(X, y, groups=groups)
+    assert 0 <= model.best_iteration_ < 50
+
+
+def _events(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame([(b, pd.Timestamp(m), k) for b, m, k in rows], columns=["business_key", "event_month", "event_kind"])
+
+
+def test_labels_are_point_in_time_and_censored():
+    months = pd.date_range("2024-01-01", "2026-06-01", freq="MS")
+    rows = pd.DataFrame([(b, m) for b in ("a", "b", "c") for m in months], columns=["business_key", "month"])
+    events = _events([("a", "2025-03-01", "default"), ("b", "2026-05-01", "closure")])
+    out = labels.label_rows(rows, events, 12).set_index(["business_key", "month"])
+    jan24 = pd.Timestamp("2024-01-01")
+    assert out.loc[("a", jan24), "label"] == 0  # March 2025 is 14 months after January 2024
+    assert out.loc[("a", pd.Timestamp("2024-03-01")), "label"] == 1  # exactly 12 months ahead
+    assert out.loc[("a", pd.Timestamp("2025-03-01")), "label_status"] == labels.AFTER_EVENT
+    assert out.loc[("c", pd.Timestamp("2025-06-01")), "label"] == 0  # window ends at the data's last month
+    assert out.loc[("c", pd.Timestamp("2025-07-01")), "label_status"] == labels.CENSORED
+    assert pd.isna(out.loc[("b", pd.Timestamp("2025-12-01")), "label"])  # censored, though its event is known
+
+    # planting events and months beyond a labelled window changes none of its labels
+    more_months = pd.date_range("2026-07-01", "2027-12-01", freq="MS")
+    planted_rows = pd.concat([rows, pd.DataFrame([(b, m) for b in ("a", "b", "c") for m in more_months],
+                                                 columns=["business_key", "month"])])
+    planted_events = _events([("a", "2025-03-01", "default"), ("b", "2026-05-01", "closure"),
+                              ("c", "2026-07-01", "default")])
+    replanted = labels.label_rows(planted_rows, planted_events, 12).set_index(["business_key", "month"])
+    labelled = out[out["label_status"] == labels.LABELLED]
+    again = replanted.loc[labelled.index]
+    assert (again["label_status"] == labels.LABELLED).all()
+    assert (again["label"] == labelled["label"]).all()
+
+
+def test_credit_events_from_silver_take_the_first_default_or_closure():
+    merchants = pd.DataFrame({
+        "business_key": ["a", "b", "b", "c"], "merchant_key": ["m1", "m2", "m3", "m4"], "is_current": True,
+        "status": ["closed", "closed", "active", "closed"],
+        "closed_on": [dt.date(2025, 5, 20), dt.date(2025, 1, 2), None, None],
+        "valid_from": [dt.date(2025, 5, 20), dt.date(2025, 1, 2), dt.date(2026, 11, 1), dt.date(2024, 7, 9)]})
+    guarantees = pd.DataFrame({"business_key": ["a", "a", "d"],
+                               "default_date": [dt.date(2025, 2, 14), None, dt.date(2024, 12, 1)]})
+    events = labels.credit_events(merchants, guarantees).set_index("business_key")
+    assert events.loc["a", "event_kind"] == "default" and events.loc["a", "event_month"] == pd.Timestamp("2025-02-01")
+    assert "b" not in events.index  # one of its two shops is still open
+    assert events.loc["c", "event_kind"] == "closure" and events.loc["c", "event_month"] == pd.Timestamp("2024-07-01")
+    assert events.loc["d", "event_month"] == pd.Timestamp("2024-12-01")
+
+
+def test_scorecard_points_bands_and_reasons():
+    config = ScorecardConfig()
+    assert points(np.array([1 / 51]), config)[0] == 600  # 50:1 good:bad
+    assert points(np.array([1 / 101]), config)[0] == 620  # odds doubled: 20 points more
+    assert list(bands(np.array([0.005, 0.02, 0.5]), config)) == ["A (very low)", "B (low)", "E (very high)"]
+    assert phrase("sales_growth_3m", -0.38) == "sales fell 38 % over 3 months"
+    assert phrase("credit_grade", float("nan")) == "no bureau report in the last 3 months"
+    assert phrase("sigun_cd", "41110") == "trades in 수원시 (41110)"
+    assert phrase("made_up", 3) == "made_up = 3"
+    features = pd.DataFrame({"sales_growth_3m": [-0.38, 0.1], "credit_grade": [8.0, 2.0], "hires": [0.0, 1.0]})
+    contributions = pd.DataFrame({"sales_growth_3m": [0.4, -0.2], "credit_grade": [0.9, -0.5], "hires": [-0.1, 0.3],
+                                  "bias": [-3.0, -3.0]})
+    assert reason_codes(contributions, features) == [
+        ["bureau grade 8 (1 best, 10 worst)", "sales fell 38 % over 3 months"], ["1 hires this month"]]
+
+
+def test_metrics_and_stability():
+    y = np.array([0, 0, 0, 1, 1] * 40)
+    p = np.array([0.1, 0.2, 0.3, 0.25, 0.9] * 40)
+    assert math.isclose(ks_statistic(y, p), 2 / 3, rel_tol=1e-9)
+    metrics = credit_metrics(y, p)
+    assert metrics.auc == pytest.approx(5 / 6, abs=1e-4) and metrics.events == 80
+    with pytest.raises(ValueError, match="one class"):
+        credit_metrics(np.zeros(10), np.full(10, 0.1))
+    scores = np.random.default_rng(0).beta(2, 30, 5000)
+    assert psi(scores, scores) == 0
+    assert psi(scores, scores * 3) > 0.25
+
+
+def test_gate_rules_say_which_failed_with_the_numbers():
+    first = judge("AUC", True, 0.70, 0.72, None, None, 0.01, 0.25)
+    assert not first[0].passed and "0.7000 does not beat the baseline's 0.7200" in first[0].detail
+    worse = judge("AUC", True, 0.75, 0.70, 0.78, 0.05, 0.01, 0.25)
+    assert [r.passed for r in worse] == [False, True] and "0.7500 vs champion 0.7800" in worse[0].detail
+    unstable = judge("WAPE", False, 0.10, 0.20, 0.11, 0.4, 0.0, 0.25)
+    assert [r.passed for r in unstable] == [True, False] and "PSI" in unstable[1].detail

@@ -1,0 +1,146 @@
+"""The credit model on a real lake (partner files ingested, fused), with MLflow on
+PostgreSQL (production's backend): the gate, reproduction after new data, and scoring."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import fresh_pg_database
+from lcdp.generator import WorldParams, default_start, generate
+from lcdp.ingest import ingest_files
+from lcdp.lake import catalog, fusion
+from lcdp.settings import Settings
+from models import tracking
+from models.credit_risk.train import MODEL_NAME, CreditRiskConfig, train
+
+pytestmark = pytest.mark.usefixtures("spark")
+LCDP = str(Path(sys.executable).with_name("lcdp"))
+KEY = "models-test-key-0123456789"
+MONTHS = 30
+#: a weaker model: without the bureau grade's 12-month average, the strongest feature
+WEAK = CreditRiskConfig(exclude_features=["credit_grade_avg_12m"])
+
+
+def lcdp(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", **settings.as_env()}
+    return subprocess.run([LCDP, "--json", *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+def last_json(proc: subprocess.CompletedProcess) -> dict:
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    """400 businesses over 30 months (few payments each: the model reads monthly features),
+    all delivered but the last month, fused; MLflow's store on a fresh PostgreSQL database."""
+    root = tmp_path_factory.mktemp("models-lake")
+    data = root / "partner-data"
+    params = WorldParams(merchants=400, months=MONTHS, seed=11, start=default_start(MONTHS), tx_per_merchant_month=6)
+    manifest = generate(data, params)
+    last_month = manifest.params["start"]  # replaced below by the world's last month
+    y, m = (int(x) for x in params.start.split("-"))
+    y, m = divmod(y * 12 + m - 1 + MONTHS - 1, 12)
+    last_month = f"{y}{m + 1:02d}"
+    with fresh_pg_database() as mlflow_url:
+        settings = Settings(home=root / "home", pseudonym_key=KEY, mlflow_tracking_uri=mlflow_url)
+        held_back = []
+        for partner, dataset in (("ggdata", "merchants"), ("gcgf", "guarantees"), ("kona", "transactions"),
+                                 ("ked", "credit"), ("gjf", "employment")):
+            entries = manifest.for_dataset(partner, dataset)
+            late = [e for e in entries if last_month in Path(e.path).name]
+            held_back += [(partner, dataset, data / e.path) for e in late]
+            ingest_files(settings, partner, dataset, [data / e.path for e in entries if e not in late])
+        fusion.run_all(settings)
+        yield settings, data, held_back
+        tracking.client(settings)  # release nothing but make sure the store was reachable to the end
+
+
+@pytest.fixture(scope="module")
+def incumbent(lake):
+    """A weaker first version, champion (set by hand, whatever its gate said): the incumbent
+    the gate compares the next versions with."""
+    settings, data, _ = lake
+    weak = train(settings, WEAK, oracle_dir=data)
+    tracking.client(settings).set_registered_model_alias(MODEL_NAME, tracking.CHAMPION, weak.version)
+    return weak
+
+
+def test_scoring_refuses_without_a_champion_and_says_how_to_get_one(tmp_path):
+    settings = Settings(home=tmp_path / "home", pseudonym_key=KEY)
+    assert lcdp(settings, "init").returncode == 0
+    proc = lcdp(settings, "score")
+    assert proc.returncode == 2
+    assert last_json(proc)["error"].startswith("model 'lcdp-credit-risk' has no champion yet: train it first")
+    assert "Traceback" not in proc.stderr
+
+
+def test_training_reports_the_model_beside_its_baseline_and_oracle(lake, incumbent):
+    settings, data, _ = lake
+    assert incumbent.split.events["holdout"] >= 20 and incumbent.oracle_rows == incumbent.metrics.rows
+    run = tracking.client(settings).get_run(incumbent.run_id)
+    assert {"holdout_auc", "holdout_ks", "holdout_brier", "baseline_auc", "oracle_auc"} <= set(run.data.metrics)
+    assert "window is not complete" in run.data.tags["censoring"]
+    # every table it read is logged with its version, and that version is pinned for vacuum
+    from lcdp.lake.maintenance import pinned_versions
+
+    inputs = tracking.lake_inputs(settings, incumbent.run_id)
+    assert set(inputs) == {"gold.merchant_month_features", "silver.merchants", "silver.guarantees"}
+    for name, version in inputs.items():
+        assert version in pinned_versions(settings, name)
+    artifacts = {a.path for a in tracking.client(settings).list_artifacts(incumbent.run_id)}
+    assert {"calibration_by_decile.png", "feature_importance.png", "features.json"} <= artifacts
+
+
+def test_gate_promotes_a_better_challenger_and_refuses_a_worse_one(lake, incumbent):
+    settings, data, _ = lake
+    better = train(settings, oracle_dir=data)
+    assert better.gate.promoted, better.gate.why()
+    assert better.gate.champion_version == incumbent.version and better.metrics.auc > incumbent.metrics.auc
+    assert better.alias == "champion"
+
+    worse = train(settings, WEAK)
+    assert not worse.gate.promoted and worse.alias == "challenger"
+    assert f"AUC {worse.metrics.auc:.4f} vs champion {better.metrics.auc:.4f}" in worse.gate.why()
+    listing = {row["version"]: row for row in last_json(lcdp(settings, "models"))["models"]}
+    assert listing[better.version]["aliases"] == ["champion"]
+    assert listing[worse.version]["aliases"] == ["challenger"]
+    assert listing[worse.version]["gate"] == "refused" and "vs champion" in listing[worse.version]["gate_reason"]
+
+
+def test_reproduce_matches_the_original_after_new_data_landed(lake, incumbent):
+    settings, _, held_back = lake
+    original = train(settings, CreditRiskConfig(), register=False)
+    before = catalog.version("gold.merchant_month_features", settings)
+    for partner, dataset, path in held_back:
+        ingest_files(settings, partner, dataset, [path])
+    fusion.run_all(settings)
+    assert catalog.version("gold.merchant_month_features", settings) > before
+    proc = lcdp(settings, "train", "credit-risk", "--reproduce", original.run_id)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reproduction = last_json(proc)
+    assert reproduction["same"] is True, reproduction
+    assert reproduction["inputs"] == original.inputs
+    assert reproduction["reproduced"] == original.metrics.headline()
+
+
+def test_score_writes_every_business_month_with_points_band_and_reasons(lake, incumbent):
+    settings, _, _ = lake
+    proc = lcdp(settings, "score")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    written = last_json(proc)["tables"][0]
+    scores = catalog.to_arrow("gold.credit_risk_scores", settings).to_pandas()
+    features = catalog.to_arrow("gold.merchant_month_features", settings).to_pandas()
+    assert written["rows"] == len(scores) == len(features)
+    assert set(zip(scores["business_key"], scores["month"])) == set(zip(features["business_key"], features["month"]))
+    champion = tracking.champion(settings, MODEL_NAME)
+    assert (scores["model_version"] == int(champion.version)).all()
+    assert scores["probability"].between(0, 1).all() and scores["score"].between(300, 900).all()
+    assert scores["reason_codes"].map(len).between(0, 3).all() and scores["reason_codes"].map(len).max() == 3
+    riskiest = scores.sort_values("probability").iloc[-1]
+    assert riskiest["risk_band"] in ("C (moderate)", "D (high)", "E (very high)")
