@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
+
+from pydantic import BaseModel
 
 from lcdp.lake import catalog, maintenance
 from lcdp.settings import Settings
@@ -126,3 +129,90 @@ def registry_listing(settings: Settings) -> list[dict]:
                          "oracle": {k: v for k, v in metrics.items() if k.startswith("oracle_")},
                          "run_id": version.run_id})
     return rows
+
+
+def training_run(settings: Settings, run_id: str, experiment: str):
+    """The logged training run ``run_id`` of ``experiment``; LookupError says what it is not."""
+    from mlflow.exceptions import MlflowException
+
+    mlflow_client = client(settings)
+    try:
+        run = mlflow_client.get_run(run_id)
+    except MlflowException:
+        raise LookupError(f"no MLflow run {run_id!r} in {settings.mlflow_uri} (see `lcdp models`)") from None
+    found = mlflow_client.get_experiment(run.info.experiment_id).name
+    if found != experiment or "config" not in run.data.params:
+        raise LookupError(f"run {run_id} is not a {experiment} training run (its experiment: {found!r})")
+    return run
+
+
+class Reproduction(BaseModel):
+    """A logged run retrained from the table versions and parameters it logged."""
+
+    run_id: str
+    reproduced_run_id: str
+    inputs: dict[str, int]
+    original: dict[str, float]
+    reproduced: dict[str, float]
+    same: bool
+
+
+def reproduction(settings: Settings, run, reproduced_run_id: str, inputs: dict[str, int],
+                 metrics: dict[str, float]) -> Reproduction:
+    """Compare a retrained run's holdout metrics with the original's; tag the new run."""
+    client(settings).set_tag(reproduced_run_id, "reproduces", run.info.run_id)
+    original = {k: run.data.metrics[k] for k in metrics}
+    return Reproduction(run_id=run.info.run_id, reproduced_run_id=reproduced_run_id, inputs=inputs,
+                        original=original, reproduced=metrics,
+                        same=all(abs(original[k] - metrics[k]) < 1e-9 for k in original))
+
+
+#: the demo's summary keys per model (BRIEF §10): metric name in the summary → in the run
+SUMMARY_METRICS = {
+    "lcdp-credit-risk": {"auc": "holdout_auc", "ks": "holdout_ks", "brier": "holdout_brier",
+                         "oracle_auc": "oracle_auc", "baseline_auc": "baseline_auc",
+                         "holdout_events": "holdout_events", "holdout_event_businesses": "holdout_event_businesses"},
+    "lcdp-spending-pattern": {"wape": "holdout_wape", "mase": "holdout_mase",
+                              "seasonal_naive_wape": "seasonal_naive_wape", "auto_ets_wape": "auto_ets_wape",
+                              "oracle_wape": "oracle_wape"},
+}
+
+
+def latest_versions(settings: Settings) -> dict[str, dict]:
+    """Per model (``credit_risk``, ``spending_pattern``), its newest version: number, alias,
+    gate decision and holdout metrics beside their oracle and baseline."""
+    out = {}
+    for row in registry_listing(settings):
+        key = row["model"].removeprefix("lcdp-").replace("-", "_")
+        if key in out:
+            continue  # the listing is newest first
+        metrics = client(settings).get_run(row["run_id"]).data.metrics
+        alias = CHAMPION if CHAMPION in row["aliases"] else (row["aliases"] or [None])[0]
+        out[key] = {"version": row["version"], "alias": alias, "gate": row["gate"],
+                    "gate_reason": row["gate_reason"],
+                    **{name: round(metrics[m], 5) if m in metrics else None
+                       for name, m in SUMMARY_METRICS[row["model"]].items()}}
+    return out
+
+
+def apply_gate(settings: Settings, model: str, version: int, rules: list, champion, tags: dict[str, str]):
+    """Record the gate's decision on the new version (tags), give it ``challenger``, and
+    ``champion`` when every rule passed; returns the decision."""
+    from models.gate import GateDecision
+
+    decision = GateDecision(promoted=all(r.passed for r in rules), challenger_version=version,
+                            champion_version=int(champion.version) if champion is not None else None, rules=rules)
+    mlflow_client = client(settings)
+    mlflow_client.set_registered_model_alias(model, CHALLENGER, version)
+    for key, value in {"gate": "promoted" if decision.promoted else "refused", "gate_reason": decision.why(),
+                       **tags}.items():
+        mlflow_client.set_model_version_tag(model, str(version), key, value[:5000])
+    if decision.promoted:
+        mlflow_client.set_registered_model_alias(model, CHAMPION, version)
+    return decision
+
+
+def logged_oracle(run) -> Path | None:
+    """The oracle folder a run used, if it is still there."""
+    oracle = run.data.params.get("oracle_dir") or None
+    return Path(oracle) if oracle and (Path(oracle) / "truth").is_dir() else None

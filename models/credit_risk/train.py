@@ -34,7 +34,7 @@ from models.credit_risk import labels
 from models.credit_risk.estimator import CreditRiskClassifier, as_frame
 from models.credit_risk.metrics import CreditMetrics, credit_metrics, psi
 from models.credit_risk.scorecard import ScorecardConfig
-from models.gate import GateConfig, GateDecision, judge
+from models.gate import GateConfig, GateDecision, Rule, judge
 
 _log = log.get(__name__)
 
@@ -65,11 +65,19 @@ class CreditRiskConfig(BaseModel):
     gate: GateConfig = Field(default_factory=GateConfig)
 
 
+def months_needed(config: CreditRiskConfig | None = None) -> int:
+    """Months of data training needs: complete labels for the holdout, the embargo and three
+    months to train on."""
+    config = config or CreditRiskConfig()
+    return config.horizon_months + config.holdout_months + config.embargo_months + 3
+
+
 class Split(BaseModel):
     training_months: list[str]
     holdout_months: list[str]
     rows: dict[str, int]  # split → rows
-    events: dict[str, int]
+    events: dict[str, int]  # business-months labelled 1
+    event_businesses: dict[str, int]  # distinct businesses among them
     censored_rows: int
     after_event_rows: int
 
@@ -98,7 +106,8 @@ class CreditRiskResult(BaseModel):
         """The demo's short form (BRIEF §10)."""
         return {"version": self.version, "alias": self.alias, "auc": self.metrics.auc, "ks": self.metrics.ks,
                 "brier": self.metrics.brier, "oracle_auc": self.oracle_auc, "baseline_auc": self.baseline.auc,
-                "holdout_rows": self.metrics.rows, "holdout_events": self.metrics.events, "run_id": self.run_id}
+                "holdout_rows": self.metrics.rows, "holdout_events": self.metrics.events,
+                "holdout_event_businesses": self.split.event_businesses["holdout"], "run_id": self.run_id}
 
 
 # --------------------------------------------------------------------------- data
@@ -154,6 +163,8 @@ def split(frame: pd.DataFrame, config: CreditRiskConfig) -> tuple[pd.Series, Spl
         training_months=[f"{m:%Y-%m}" for m in training], holdout_months=[f"{m:%Y-%m}" for m in holdout],
         rows={p: int((part == p).sum()) for p in ("training", "holdout")},
         events={p: int(label[part == p].sum()) for p in ("training", "holdout")},
+        event_businesses={p: int(frame.loc[(part == p) & (label == 1), "business_key"].nunique())
+                          for p in ("training", "holdout")},
         censored_rows=int((frame["label_status"] == labels.CENSORED).sum()),
         after_event_rows=int((frame["label_status"] == labels.AFTER_EVENT).sum()))
     if info.events["holdout"] < config.min_holdout_events:
@@ -258,6 +269,7 @@ def train(settings: Settings, config: CreditRiskConfig | None = None, versions: 
                             **{f"baseline_{k}": v for k, v in baseline_metrics.headline().items()},
                             **({"oracle_auc": oracle_auc} if oracle_auc is not None else {}),
                             "holdout_rows": metrics.rows, "holdout_events": metrics.events,
+                            "holdout_event_businesses": split_info.event_businesses["holdout"],
                             "training_rows": split_info.rows["training"], "censored_rows": split_info.censored_rows})
         mlflow.set_tags({"censoring": f"{split_info.censored_rows} business-months whose {config.horizon_months}-month "
                                       "window is not complete were not labelled",
@@ -384,61 +396,27 @@ def champion_auc_and_psi(settings: Settings, holdout_X: pd.DataFrame, holdout_y:
 
 def _register_and_gate(settings: Settings, result: CreditRiskResult, model_info, probability: np.ndarray,
                        holdout_X: pd.DataFrame, holdout_y: np.ndarray, config: CreditRiskConfig) -> CreditRiskResult:
-    mlflow_client = tracking.client(settings)
     version = int(model_info.registered_model_version)
     champion, champion_auc, stability, problem = champion_auc_and_psi(settings, holdout_X, holdout_y, probability)
     if problem is not None:
-        from models.gate import Rule
-
         rules = [Rule(name="comparable", passed=False, detail=problem)]
     else:
         rules = judge("AUC", True, result.metrics.auc, result.baseline.auc, champion_auc, stability,
                       config.gate.auc_margin, config.gate.psi_max)
-    decision = GateDecision(promoted=all(r.passed for r in rules), challenger_version=version,
-                            champion_version=int(champion.version) if champion is not None else None, rules=rules)
-    mlflow_client.set_registered_model_alias(MODEL_NAME, tracking.CHALLENGER, version)
-    for key, value in {"gate": "promoted" if decision.promoted else "refused", "gate_reason": decision.why(),
-                       "holdout_auc": str(result.metrics.auc), "run_id": result.run_id}.items():
-        mlflow_client.set_model_version_tag(MODEL_NAME, str(version), key, value[:5000])
-    if decision.promoted:
-        mlflow_client.set_registered_model_alias(MODEL_NAME, tracking.CHAMPION, version)
+    decision = tracking.apply_gate(settings, MODEL_NAME, version, rules, champion,
+                                   {"holdout_auc": str(result.metrics.auc), "run_id": result.run_id})
     _log.info("credit_risk.gate", version=version, promoted=decision.promoted, why=decision.why())
     return result.model_copy(update={"version": version, "champion_auc": champion_auc, "psi": stability,
                                      "gate": decision,
                                      "alias": tracking.CHAMPION if decision.promoted else tracking.CHALLENGER})
 
 
-class Reproduction(BaseModel):
-    """A logged run retrained from the table versions and parameters it logged."""
-
-    run_id: str
-    reproduced_run_id: str
-    inputs: dict[str, int]
-    original: dict[str, float]
-    reproduced: dict[str, float]
-    same: bool
-
-
-def reproduce(settings: Settings, run_id: str) -> Reproduction:
+def reproduce(settings: Settings, run_id: str) -> tracking.Reproduction:
     """Retrain ``run_id`` from its logged inputs (Delta time travel) and configuration, without
     registering; compare the holdout metrics."""
-    from mlflow.exceptions import MlflowException
-
-    mlflow_client = tracking.client(settings)
-    try:
-        run = mlflow_client.get_run(run_id)
-    except MlflowException:
-        raise LookupError(f"no MLflow run {run_id!r} in {settings.mlflow_uri} (see `lcdp models`)") from None
-    experiment = mlflow_client.get_experiment(run.info.experiment_id)
-    if experiment.name != EXPERIMENT or "config" not in run.data.params:
-        raise LookupError(f"run {run_id} is not a credit-risk training run (experiment {experiment.name!r})")
+    run = tracking.training_run(settings, run_id, EXPERIMENT)
     config = CreditRiskConfig.model_validate_json(run.data.params["config"])
     versions = tracking.lake_inputs(settings, run_id)
-    oracle = run.data.params.get("oracle_dir") or None
-    oracle_dir = Path(oracle) if oracle and (Path(oracle) / "truth").is_dir() else None
-    result = train(settings, config, versions=versions, oracle_dir=oracle_dir, register=False)
-    tracking.client(settings).set_tag(result.run_id, "reproduces", run_id)
-    original = {k: run.data.metrics[f"holdout_{k}"] for k in result.metrics.headline()}
-    reproduced = result.metrics.headline()
-    return Reproduction(run_id=run_id, reproduced_run_id=result.run_id, inputs=versions, original=original,
-                        reproduced=reproduced, same=all(abs(original[k] - reproduced[k]) < 1e-9 for k in original))
+    result = train(settings, config, versions=versions, oracle_dir=tracking.logged_oracle(run), register=False)
+    return tracking.reproduction(settings, run, result.run_id, versions,
+                                 {f"holdout_{k}": v for k, v in result.metrics.headline().items()})
