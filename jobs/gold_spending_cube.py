@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.schema import conform
+from lcdp.lake.dictionary import TableDoc
 
 PARTITION = "month"
 #: Hour-of-day bands: (label, first hour, last hour), Korean time.
@@ -69,3 +70,15 @@ def spending_cube(transactions: DataFrame) -> DataFrame:
     return parts.groupBy(*cell).agg(
         *(F.sum(c).cast("bigint").alias(c) for c in ("spending", "transactions", "cardholders", "merchants"))
     ).transform(lambda cells: conform(cells, OUTPUT_DDL))
+
+
+DOC = TableDoc(
+    table="gold.spending_cube", grain="region × industry × month × age band × gender × hour band × day type",
+    key=[*DIMENSIONS, "month"], ddl=OUTPUT_DDL, partition=PARTITION, written_by="jobs.gold_spending_cube.spending_cube",
+    meanings={
+        "sigun_cd": "city/county (null: merchants the registry does not list)", "industry_code": "industry (null: idem)",
+        "age_band": "cardholders' age band", "gender": "cardholders' gender",
+        "hour_band": "hour of day band, Korean time (00-05, 06-10, 11-13, 14-16, 17-20, 21-23)",
+        "day_type": "weekday or weekend", "spending": "net spending (KRW, refunds netted)",
+        "transactions": "payments", "cardholders": "distinct cards that paid", "merchants": "distinct merchants paid",
+        "month": "first day of the month"})

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from jobs.deduplicate import latest_per_key
 from jobs.schema import conform as conform_to
+from lcdp.lake.dictionary import TableDoc
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,20 @@ def conform(snapshot: Snapshot, bronze: DataFrame) -> DataFrame:
                             "_upload_id", "_ingested_at", "_row_number")
     latest = latest_per_key(renamed, snapshot.key, snapshot.values)
     return conform_to(latest, snapshot.ddl)
+
+
+_MEANINGS = {
+    "business_key": "pseudonym of the BRN", "month": "first day of the snapshot's month",
+    "credit_grade": "bureau grade, 1 best … 10 worst", "delinquency_count": "delinquent accounts",
+    "delinquency_days": "days past due", "loan_balance": "loans outstanding (KRW)",
+    "years_in_business": "years since the business opened", "guarantee_id": "the foundation's guarantee id",
+    "start_date": "guarantee start", "amount": "guaranteed amount (KRW)",
+    "status": "today's status as delivered (ACTIVE, REPAID, DEFAULTED, SUBROGATED): not point-in-time",
+    "default_date": "when it defaulted (null: not defaulted)", "subrogation_amount": "amount the foundation repaid for it (KRW)",
+    "insured_employees": "employees insured", "hires": "hires in the month", "separations": "staff departures in the month",
+    "job_postings": "job postings in the month"}
+_GRAIN = {"silver.credit_monthly": "one business and month (the bureau's snapshot)",
+          "silver.guarantees": "one credit guarantee", "silver.employment_monthly": "one business and month (insurance records)"}
+DOCS = [TableDoc(table=name, grain=_GRAIN[name], key=s.key, ddl=s.ddl,
+                 meanings={c: _MEANINGS[c] for c in s.columns}, written_by="jobs.silver_snapshots.conform")
+        for name, s in SNAPSHOTS.items()]

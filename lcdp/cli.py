@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 GLOBAL_HELP = ("Global options (before or after the command): --home DIR (or LCDP_HOME), --json, "
                "--log-level LEVEL; see 'lcdp --help'.")
 #: Commands that work without a platform home (they make one, or need none).
-NO_HOME_NEEDED = {"init", "demo", "generate", "contracts", "bench", None}
+NO_HOME_NEEDED = {"init", "demo", "generate", "contracts", "dictionary", "bench", None}
 
 app = typer.Typer(help="Local Currency Data Platform.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -125,8 +125,8 @@ def init(ctx: typer.Context) -> None:
 def generate(
     ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write partner files, truth and manifest into.")],
-    merchants: Annotated[int, typer.Option(min=10)] = 300,
-    months: Annotated[int, typer.Option(min=1, max=72)] = 12,
+    merchants: Annotated[int, typer.Option(min=10, help="Businesses in the generated world.")] = 1000,
+    months: Annotated[int, typer.Option(min=1, max=72, help="Months of history (the credit model needs 21 or more, the spending model 18).")] = 36,
     seed: int = 7,
     start: Annotated[str | None, typer.Option(
         help="First month, YYYY-MM. [default: 2024-01, or later if the months would not end by last month]",
@@ -355,8 +355,8 @@ def maintain(
 @app.command(epilog=GLOBAL_HELP)
 def demo(
     ctx: typer.Context,
-    merchants: Annotated[int, typer.Option(min=10)] = 300,
-    months: Annotated[int, typer.Option(min=1, max=72)] = 12,
+    merchants: Annotated[int, typer.Option(min=10, help="Businesses in the generated world.")] = 1000,
+    months: Annotated[int, typer.Option(min=1, max=72, help="Months of history (the credit model needs 21 or more, the spending model 18).")] = 36,
     seed: int = 7,
     dirty: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.02,
 ) -> None:
@@ -385,6 +385,17 @@ def demo(
         for feed, v in summary.ingestion.items():
             i.add_row(feed, *(f"{v[k]:,}" for k in ("uploads", "duplicates", "refused", "rows_in", "rows_valid", "rows_quarantined")))
         out.print(i)
+        m = Table("model", "version", "alias", "holdout metrics", "beside", title="models")
+        for name, v in summary.models.items():
+            if "skipped" in v:
+                m.add_row(name, "", "", f"not trained: {v['skipped']}", "")
+                continue
+            ours = {k: v[k] for k in ("auc", "ks", "brier", "wape", "mase") if v.get(k) is not None}
+            peers = {k: v[k] for k in ("oracle_auc", "baseline_auc", "seasonal_naive_wape", "auto_ets_wape",
+                                       "oracle_wape") if v.get(k) is not None}
+            m.add_row(name, str(v["version"]), v["alias"] or "", "  ".join(f"{k} {x:.4f}" for k, x in ours.items()),
+                      "  ".join(f"{k} {x:.4f}" for k, x in peers.items()))
+        out.print(m)
         out.print(f"DAG runs: {summary.dag_runs}; {summary.seconds} s ({summary.stage_seconds})")
 
     _emit(c, summary, render)
@@ -393,8 +404,8 @@ def demo(
 @app.command(epilog=GLOBAL_HELP)
 def bench(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload, fusion.")] = "ingest",
-    rows: Annotated[int, typer.Option(help="ingest: rows in the kona file.")] = 1_000_000,
+    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload, fusion, train.")] = "ingest",
+    rows: Annotated[int, typer.Option(help="ingest: rows in the kona file; train: business-months.")] = 1_000_000,
     megabytes: Annotated[int, typer.Option(help="upload: size of the uploaded file in MiB.")] = 1024,
     merchants: Annotated[int, typer.Option(help="fusion: merchants in the generated lake.")] = 20_000,
     months: Annotated[int, typer.Option(help="fusion: months in the generated lake.")] = 24,
@@ -431,6 +442,10 @@ def bench(
             from lcdp.bench.fusion import bench_fusion
 
             result = bench_fusion(c.settings, merchants, months, keep=work)
+        elif stage == "train":
+            from models.bench import bench_train
+
+            result = bench_train(rows)
         else:
             result = BENCHES[stage](c.settings, rows if stage == "ingest" else megabytes)
     if out_file:
@@ -458,33 +473,44 @@ def train(
         _fail(f"unknown model {model!r} (known: {', '.join(MODEL_NAMES)})")
     if oracle is not None and not (oracle / "truth").is_dir():
         _fail(f"{oracle} holds no generator truth (expected {oracle / 'truth'}; give the folder 'lcdp generate' wrote)")
+    from models import tracking
     from models.credit_risk import train as credit
+    from models.spending_pattern import train as spending
 
+    module = credit if model == "credit-risk" else spending
     try:
         with err.status(f"training {model}"):
-            if reproduce:
-                result = credit.reproduce(c.settings, reproduce)
-            else:
-                result = credit.train(c.settings, oracle_dir=oracle)
-    except (credit.InsufficientData, LookupError) as exc:
+            result = (module.reproduce(c.settings, reproduce) if reproduce
+                      else module.train(c.settings, oracle_dir=oracle))
+    except (credit.InsufficientData, spending.InsufficientHistory, LookupError) as exc:
         _fail(str(exc))
 
     def render() -> None:
-        if isinstance(result, credit.Reproduction):
+        if isinstance(result, tracking.Reproduction):
             t = Table("metric", "original", "reproduced", title=f"run {result.run_id} reproduced as {result.reproduced_run_id}")
             for k, v in result.original.items():
                 t.add_row(k, f"{v:.5f}", f"{result.reproduced[k]:.5f}")
             out.print(t)
             out.print("same metrics" if result.same else "metrics DIFFER", highlight=False)
             return
-        t = Table("", "model", "baseline", "oracle", title=f"{result.model} v{result.version} ({result.alias})")
-        for k in ("auc", "ks", "brier", "log_loss"):
-            t.add_row(k, f"{getattr(result.metrics, k):.4f}", f"{getattr(result.baseline, k):.4f}",
-                      f"{result.oracle_auc:.4f}" if k == "auc" and result.oracle_auc is not None else "")
-        out.print(t)
-        out.print(f"holdout {', '.join(result.split.holdout_months)}: {result.metrics.rows:,} business-months, "
-                  f"{result.metrics.events:,} with an event; {result.split.censored_rows:,} not labelled "
-                  f"(window incomplete); run {result.run_id}", highlight=False)
+        if isinstance(result, spending.SpendingResult):
+            t = Table("", "WAPE", title=f"{result.model} v{result.version} ({result.alias}), holdout "
+                      f"{', '.join(result.holdout_months)}, {result.cells} cells")
+            for label, value in (("forecaster (reconciled)", result.wape), ("before reconciliation", result.base_wape),
+                                 ("seasonal naive", result.seasonal_naive_wape), ("AutoETS", result.auto_ets_wape),
+                                 ("oracle", result.oracle_wape)):
+                t.add_row(label, "" if value is None else f"{value:.4f}")
+            out.print(t)
+        else:
+            t = Table("", "model", "baseline", "oracle", title=f"{result.model} v{result.version} ({result.alias})")
+            for k in ("auc", "ks", "brier", "log_loss"):
+                t.add_row(k, f"{getattr(result.metrics, k):.4f}", f"{getattr(result.baseline, k):.4f}",
+                          f"{result.oracle_auc:.4f}" if k == "auc" and result.oracle_auc is not None else "")
+            out.print(t)
+            out.print(f"holdout {', '.join(result.split.holdout_months)}: {result.metrics.rows:,} business-months, "
+                      f"{result.metrics.events:,} with an event; {result.split.censored_rows:,} not labelled "
+                      "(window incomplete)", highlight=False)
+        out.print(f"run {result.run_id}", highlight=False)
         if result.gate is not None:
             out.print(f"gate: {'promoted' if result.gate.promoted else 'refused'}: {result.gate.why()}", highlight=False)
 
@@ -492,16 +518,28 @@ def train(
 
 
 @app.command(epilog=GLOBAL_HELP)
-def score(ctx: typer.Context) -> None:
-    """Write the champions' outputs into the lake: gold.credit_risk_scores for every
-    business-month (probability, points, risk band, reasons)."""
+def score(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Argument(help="credit-risk or spending-pattern (default: both).")] = None,
+) -> None:
+    """Write the champions' outputs into the lake: gold.credit_risk_scores (every
+    business-month: probability, points, risk band, reasons) and gold.spending_forecasts (the
+    next three months, reconciled, with intervals)."""
     from models import scoring, tracking
 
     c = _ctx(ctx)
+    if model is not None and model not in MODEL_NAMES:
+        _fail(f"unknown model {model!r} (known: {', '.join(MODEL_NAMES)})")
+    jobs = {"credit-risk": scoring.score_credit_risk, "spending-pattern": scoring.score_spending_pattern}
+    chosen = [model] if model else list(MODEL_NAMES)
     try:
-        with err.status("scoring"):
-            results = [scoring.score_credit_risk(c.settings)]
-    except (tracking.NoChampion, LookupError) as exc:
+        for name in chosen:  # refuse before writing anything when a champion is missing
+            tracking.champion(c.settings, f"lcdp-{name}")
+        results = []
+        for name in chosen:
+            with err.status(f"scoring with the {name} champion"):
+                results.append(jobs[name](c.settings))
+    except (tracking.NoChampion, LookupError, ValueError) as exc:
         _fail(str(exc))
 
     def render() -> None:
@@ -625,6 +663,21 @@ def contracts(ctx: typer.Context) -> None:
     c = _ctx(ctx)
     _emit(c, {f"{p}.{d}": k.model_dump(mode="json") for (p, d), k in load_contracts().items()},
           lambda: sys.stdout.write(render_markdown() + "\n"))
+
+
+@app.command(epilog=GLOBAL_HELP)
+def dictionary(ctx: typer.Context) -> None:
+    """Print the data dictionary of every silver and gold table: grain, key, partition, and
+    each column's type and meaning (generated from the jobs that write them)."""
+    from jobs import gold_features, gold_spending_cube, silver_merchants, silver_snapshots, silver_transactions
+    from lcdp.lake.dictionary import render_markdown
+    from models import scoring
+    from models.credit_risk import score as credit_scores
+
+    c = _ctx(ctx)
+    docs = [silver_merchants.DOC, silver_transactions.DOC, *silver_snapshots.DOCS, gold_features.DOC,
+            gold_spending_cube.DOC, credit_scores.DOC, scoring.FORECASTS_DOC]
+    _emit(c, {"tables": [d.as_dict() for d in docs]}, lambda: sys.stdout.write(render_markdown(docs) + "\n"))
 
 
 _GLOBAL_VALUED = ("--home", "--log-level")
