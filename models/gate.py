@@ -11,6 +11,8 @@ from pydantic import BaseModel
 class GateConfig(BaseModel):
     #: the challenger may be this much below the champion's AUC (noise between two fits)
     auc_margin: float = 0.01
+    #: ... and this much above the champion's WAPE (none: "WAPE not higher")
+    wape_margin: float = 0.0
     #: highest population stability index of challenger against champion scores
     psi_max: float = 0.25
 

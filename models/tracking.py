@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-
 from pydantic import BaseModel
 
 from lcdp.lake import catalog, maintenance

@@ -51,7 +51,7 @@ class SpendingConfig(BaseModel):
         "colsample_bytree": 0.8, "early_stopping_rounds": 50})
     validation_origins: int = 3  # the training period's last origins watch early stopping
     interval: float = 0.8  # central share of the prediction interval
-    gate: GateConfig = Field(default_factory=lambda: GateConfig(auc_margin=0.0))
+    gate: GateConfig = Field(default_factory=GateConfig)
 
 
 def months_needed(config: SpendingConfig | None = None) -> int:
@@ -331,7 +331,7 @@ def _register_and_gate(settings: Settings, result: SpendingResult, model_info, Y
         champion_wape = pooled_wape(compared, ["champion"])["champion"]
         stability = psi(np.log1p(compared["champion"]), np.log1p(compared["xgboost"]))
     rules: list[Rule] = judge("WAPE", False, result.wape, result.seasonal_naive_wape, champion_wape, stability,
-                              config.gate.auc_margin, config.gate.psi_max)
+                              config.gate.wape_margin, config.gate.psi_max)
     decision = tracking.apply_gate(settings, MODEL_NAME, version, rules, champion,
                                    {"holdout_wape": str(result.wape), "run_id": result.run_id,
                                     "interval_log_ratio": json.dumps(result.interval_log_ratio)})
