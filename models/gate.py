@@ -5,6 +5,7 @@ version only when it beats the transparent baseline. A refusal names the rule an
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel
 
 
@@ -58,3 +59,17 @@ def judge(metric: str, higher_is_better: bool, challenger: float, baseline: floa
                           detail=f"PSI of scores against the champion's {psi:.3f} "
                                  f"({'below' if stable else 'not below'} {psi_max:g})"))
     return rules
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
+    """Population stability index of ``actual`` against ``expected`` over ``expected``'s
+    deciles (0.1: a shift worth a look; 0.25: the population has moved). optbinning's
+    monitoring computes it for its own fitted Scorecard only; the gate compares two models'
+    scores on the same rows."""
+    expected, actual = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)))
+    edges[0], edges[-1] = -np.inf, np.inf
+    e = np.histogram(expected, edges)[0] / len(expected)
+    a = np.histogram(actual, edges)[0] / len(actual)
+    e, a = np.clip(e, 1e-4, None), np.clip(a, 1e-4, None)
+    return round(float(np.sum((a - e) * np.log(a / e))), 5)

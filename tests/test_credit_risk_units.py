@@ -13,9 +13,9 @@ import pytest
 
 from models.credit_risk import labels
 from models.credit_risk.estimator import CreditRiskClassifier
-from models.credit_risk.metrics import credit_metrics, ks_statistic, psi
+from models.credit_risk.metrics import credit_metrics, ks_statistic
 from models.credit_risk.scorecard import ScorecardConfig, bands, phrase, points, reason_codes
-from models.gate import judge
+from models.gate import judge, psi
 
 
 def loan_book(n: int = 4000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray]:

@@ -43,7 +43,6 @@ def lake(tmp_path_factory):
     data = root / "partner-data"
     params = WorldParams(merchants=400, months=MONTHS, seed=11, start=default_start(MONTHS), tx_per_merchant_month=6)
     manifest = generate(data, params)
-    last_month = manifest.params["start"]  # replaced below by the world's last month
     y, m = (int(x) for x in params.start.split("-"))
     y, m = divmod(y * 12 + m - 1 + MONTHS - 1, 12)
     last_month = f"{y}{m + 1:02d}"
@@ -58,7 +57,6 @@ def lake(tmp_path_factory):
             ingest_files(settings, partner, dataset, [data / e.path for e in entries if e not in late])
         fusion.run_all(settings)
         yield settings, data, held_back
-        tracking.client(settings)  # release nothing but make sure the store was reachable to the end
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
-"""How good a probability of default is: discrimination (AUC, KS), accuracy of the
-probabilities (Brier, log loss, a calibration table by decile) and stability (PSI).
+"""How good a probability of default is: discrimination (AUC, KS) and accuracy of the
+probabilities (Brier, log loss, a calibration table by decile). Stability (PSI) is the
+gate's rule, in ``models.gate``.
 
-MLflow's evaluator gives AUC and its plots but no KS, Brier or PSI (BRIEF §6): these are the
-few lines no library we depend on gives in the form a credit team reads them.
+MLflow's evaluator gives AUC and its plots but no KS or Brier (BRIEF §6): these are the few
+lines no library we depend on gives in the form a credit team reads them.
 """
 
 from __future__ import annotations
@@ -56,15 +57,3 @@ def credit_metrics(y: np.ndarray, p: np.ndarray) -> CreditMetrics:
     return CreditMetrics(rows=len(y), events=int(y.sum()), auc=round(float(roc_auc_score(y, p)), 5),
                          ks=round(ks_statistic(y, p), 5), brier=round(float(brier_score_loss(y, p)), 6),
                          log_loss=round(float(log_loss(y, p, labels=[0, 1])), 6), calibration=calibration_table(y, p))
-
-
-def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
-    """Population stability index of ``actual`` against ``expected`` over ``expected``'s
-    deciles (0.1: a shift worth a look; 0.25: the population has moved)."""
-    expected, actual = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    e = np.histogram(expected, edges)[0] / len(expected)
-    a = np.histogram(actual, edges)[0] / len(actual)
-    e, a = np.clip(e, 1e-4, None), np.clip(a, 1e-4, None)
-    return round(float(np.sum((a - e) * np.log(a / e))), 5)

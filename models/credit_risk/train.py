@@ -32,9 +32,9 @@ from lcdp.settings import Settings
 from models import tracking
 from models.credit_risk import labels
 from models.credit_risk.estimator import CreditRiskClassifier, as_frame
-from models.credit_risk.metrics import CreditMetrics, credit_metrics, psi
+from models.credit_risk.metrics import CreditMetrics, credit_metrics
 from models.credit_risk.scorecard import ScorecardConfig
-from models.gate import GateConfig, GateDecision, Rule, judge
+from models.gate import GateConfig, GateDecision, Rule, judge, psi
 
 _log = log.get(__name__)
 

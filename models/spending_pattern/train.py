@@ -26,8 +26,7 @@ from lcdp import log
 from lcdp.lake import catalog
 from lcdp.settings import Settings
 from models import tracking
-from models.credit_risk.metrics import psi
-from models.gate import GateConfig, GateDecision, Rule, judge
+from models.gate import GateConfig, GateDecision, Rule, judge, psi
 from models.spending_pattern import series
 
 _log = log.get(__name__)
