@@ -12,3 +12,7 @@ UV="$(command -v uv || echo "$PY -m uv")"
 [ -x .venv/bin/python ] || $UV venv --quiet --python 3.11 .venv
 $UV pip sync --quiet --python .venv/bin/python requirements.lock
 $UV pip install --quiet --python .venv/bin/python --no-deps -e .
+# The official Delta Sharing client in an environment of its own, as a consumer would have it
+# (its pins conflict with ours): the sharing tests drive it from there.
+[ -x .venv-sharing/bin/python ] || $UV venv --quiet --python 3.11 .venv-sharing
+$UV pip sync --quiet --python .venv-sharing/bin/python infra/sharing-client.lock

@@ -404,7 +404,7 @@ def demo(
 @app.command(epilog=GLOBAL_HELP)
 def bench(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload, fusion, train.")] = "ingest",
+    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload, fusion, train, export.")] = "ingest",
     rows: Annotated[int, typer.Option(help="ingest: rows in the kona file; train: business-months.")] = 1_000_000,
     megabytes: Annotated[int, typer.Option(help="upload: size of the uploaded file in MiB.")] = 1024,
     merchants: Annotated[int, typer.Option(help="fusion: merchants in the generated lake.")] = 20_000,
@@ -413,6 +413,9 @@ def bench(
     grid: Annotated[bool, typer.Option(
         "--grid", help="fusion: every cell of merchants {300, 1000, 5000} × months {6, 12, 24, 60}, "
         "with the slopes of time against each (tens of minutes).")] = False,
+    requests: Annotated[int, typer.Option(min=1, help="export: requests per side.")] = 2000,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="export: concurrent connections.")] = 16,
+    seconds: Annotated[float, typer.Option(min=1, help="export: time limit per side.")] = 60.0,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure a stage against a plain peer in the same run; prints JSON results."""
@@ -446,6 +449,10 @@ def bench(
             from models.bench import bench_train
 
             result = bench_train(rows)
+        elif stage == "export":
+            from lcdp.bench.exports import bench_export
+
+            result = bench_export(requests=requests, concurrency=concurrency, seconds=seconds)
         else:
             result = BENCHES[stage](c.settings, rows if stage == "ingest" else megabytes)
     if out_file:
@@ -551,6 +558,56 @@ def score(
     _emit(c, {"tables": [r.model_dump() for r in results]}, render)
 
 
+@app.command(epilog=GLOBAL_HELP)
+def export(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="A product (spending, risk, forecasts; default: all).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write each product's file here.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv (UTF-8 with BOM), parquet or json.")] = "csv",
+    full: Annotated[bool, typer.Option("--full", help="Rebuild even when no source moved.")] = False,
+) -> None:
+    """Build the disclosure-controlled data products (gold.export_*) that are out of date with
+    their sources, and with --out write each as a file. A product whose audit fails publishes
+    nothing and the command exits 2."""
+    from lcdp.exports import build as builder
+    from lcdp.exports import files
+    from lcdp.exports.disclosure import DisclosureFailed
+    from lcdp.lake import catalog
+
+    c = _ctx(ctx)
+    if fmt not in files.FORMATS:
+        _fail(f"unknown format {fmt!r} (known: {', '.join(files.FORMATS)})")
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        _fail(f"--out {out_dir} is a file, not a folder")
+    names = list(builder.products())
+    if name is not None and name not in names:
+        _fail(f"no product {name!r} (products: {', '.join(names)})")
+    chosen = [name] if name else names
+    results, written = [], {}
+    try:
+        for product in chosen:
+            with err.status(f"building {product} (disclosure control and its audit)"):
+                result = builder.build(c.settings, product, full=full)
+            results.append(result)
+            if out_dir is not None:
+                table = catalog.to_arrow(result.table, c.settings, result.version)
+                written[product] = str(files.write(table, out_dir, product, fmt))
+    except (builder.ExportUnavailable, DisclosureFailed) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write into {out_dir}: {exc.strerror or exc}")
+
+    def render() -> None:
+        t = Table("product", "table", "status", "version", "rows", "suppressed", "file", title="data products")
+        for r in results:
+            t.add_row(r.product, r.table, r.status, str(r.version), f"{r.rows:,}", f"{r.suppressed_cells:,}",
+                      written.get(r.product, ""))
+        out.print(t)
+
+    _emit(c, {"products": {r.product: {**r.model_dump(mode="json", exclude={"disclosure"}),
+                                      "file": written.get(r.product)} for r in results}}, render)
+
+
 @app.command("models", epilog=GLOBAL_HELP)
 def models_(ctx: typer.Context) -> None:
     """Registered models, their versions and aliases, with their holdout metrics side by side."""
@@ -628,13 +685,106 @@ def keys_revoke(ctx: typer.Context,
     _emit(c, {"revoked": key_id}, lambda: out.print(f"revoked {key_id}"))
 
 
+grants_app = typer.Typer(help="Which consumer may read which data product.", no_args_is_help=True)
+app.add_typer(grants_app, name="grants")
+
+
+def _grant(ctx: typer.Context, consumer: str, product: str, adding: bool) -> None:
+    from lcdp.exports import grants
+    from lcdp.exports.build import products
+
+    c = _ctx(ctx)
+    change = grants.add if adding else grants.remove
+    try:
+        changed = change(c.settings.metadata_db_url, consumer, product, list(products()))
+    except grants.GrantError as exc:
+        _fail(str(exc))
+    if adding:
+        said = f"granted {product} to {consumer}" if changed else f"{consumer} had {product} already"
+    else:
+        said = f"took {product} from {consumer}" if changed else f"{consumer} did not have {product}"
+    _emit(c, {"consumer": consumer, "product": product, "granted": adding, "changed": changed},
+          lambda: out.print(said, highlight=False))
+
+
+@grants_app.command("add", epilog=GLOBAL_HELP)
+def grants_add(ctx: typer.Context,
+               consumer: Annotated[str, typer.Option(help="The consumer id (the subject of its consumer key).")],
+               product: Annotated[str, typer.Option(help="A product: spending, risk, forecasts.")]) -> None:
+    """Let a consumer read a product (export API and Delta Sharing)."""
+    _grant(ctx, consumer, product, adding=True)
+
+
+@grants_app.command("remove", epilog=GLOBAL_HELP)
+def grants_remove(ctx: typer.Context,
+                  consumer: Annotated[str, typer.Option(help="The consumer id.")],
+                  product: Annotated[str, typer.Option(help="A product: spending, risk, forecasts.")]) -> None:
+    """Take a product back from a consumer; its next request is refused."""
+    _grant(ctx, consumer, product, adding=False)
+
+
+@grants_app.command("list", epilog=GLOBAL_HELP)
+def grants_list(ctx: typer.Context,
+                consumer: Annotated[str | None, typer.Option(help="Only this consumer's grants.")] = None) -> None:
+    """Every grant: consumer, product, since when."""
+    from lcdp.exports import grants
+
+    c = _ctx(ctx)
+    found = grants.list_grants(c.settings.metadata_db_url, consumer)
+
+    def render() -> None:
+        t = Table("consumer", "product", "since", title="grants")
+        for g in found:
+            t.add_row(g.consumer, g.product, g.created_at)
+        out.print(t)
+
+    _emit(c, {"grants": [g.model_dump() for g in found]}, render)
+
+
+share_app = typer.Typer(help="Delta Sharing for consumers (the service serves it under /delta-sharing).",
+                         no_args_is_help=True)
+app.add_typer(share_app, name="share")
+
+
+@share_app.command("profile", epilog=GLOBAL_HELP)
+def share_profile(
+    ctx: typer.Context,
+    consumer: Annotated[str, typer.Option(help="The consumer id the profile reads as (its grants apply).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the profile (JSON, readable by you only).")],
+    expires_days: Annotated[float, typer.Option(min=0.0, help="Days until the profile stops working.")] = 30.0,
+) -> None:
+    """Issue a Delta Sharing profile for a consumer: its endpoint is LCDP_PUBLIC_URL + /delta-sharing,
+    its bearer token a new consumer key that expires with the profile. Any official client
+    (delta-sharing for pandas or Spark) reads the products granted to the consumer with it."""
+    from lcdp.service import sharing
+
+    c = _ctx(ctx)
+    if expires_days <= 0:
+        _fail("--expires-days must be above 0")
+    if out_file.exists() and out_file.is_dir():
+        _fail(f"--out {out_file} is a folder; name the profile file")
+    try:
+        content = sharing.profile(c.settings, consumer, expires_days)
+        sharing.write_profile(out_file, content)
+    except ValueError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write {out_file}: {exc.strerror or exc}")
+    summary = {"profile": str(out_file), "consumer": consumer, "endpoint": content["endpoint"],
+               "expires": content["expirationTime"]}
+    _emit(c, summary, lambda: out.print(f"wrote {out_file} for {consumer} (endpoint {content['endpoint']}, "
+                                        f"expires {content['expirationTime']}); grants: lcdp grants list "
+                                        f"--consumer {consumer}", highlight=False, soft_wrap=True))
+
+
 @app.command(epilog=GLOBAL_HELP)
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Run the partner upload API (OpenAPI at /docs and /openapi.json, health at /healthz)."""
+    """Run the platform API: partner uploads, the consumers' export API and Delta Sharing
+    (OpenAPI at /docs and /openapi.json, health at /healthz)."""
     import socket
 
     c = _ctx(ctx)
@@ -667,16 +817,20 @@ def contracts(ctx: typer.Context) -> None:
 
 @app.command(epilog=GLOBAL_HELP)
 def dictionary(ctx: typer.Context) -> None:
-    """Print the data dictionary of every silver and gold table: grain, key, partition, and
-    each column's type and meaning (generated from the jobs that write them)."""
+    """Print the data dictionary of every silver and gold table, data products included: grain,
+    key, partition, and each column's type and meaning (generated from the jobs that write them
+    and the products' declarations)."""
     from jobs import gold_features, gold_spending_cube, silver_merchants, silver_snapshots, silver_transactions
     from lcdp.lake.dictionary import render_markdown
     from models import scoring
     from models.credit_risk import score as credit_scores
 
     c = _ctx(ctx)
+    from jobs.exports import modules as products
+
     docs = [silver_merchants.DOC, silver_transactions.DOC, *silver_snapshots.DOCS, gold_features.DOC,
-            gold_spending_cube.DOC, credit_scores.DOC, scoring.FORECASTS_DOC]
+            gold_spending_cube.DOC, credit_scores.DOC, scoring.FORECASTS_DOC,
+            *(m.PRODUCT.table_doc() for m in products().values())]
     _emit(c, {"tables": [d.as_dict() for d in docs]}, lambda: sys.stdout.write(render_markdown(docs) + "\n"))
 
 

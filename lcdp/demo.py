@@ -6,8 +6,8 @@ fuse bronze into silver and gold, summarize.
 - ``kona`` and ``gjf`` are dropped as files and picked up by their Airflow feed DAGs;
 - ``ked`` and ``gcgf`` push their files to the upload API with their own partner keys;
 - the fusion DAG then builds silver and gold, the models DAG trains, gates and scores the
-  credit-risk and spending models (with the generator's oracle beside them), and the
-  maintenance DAG compacts the lake.
+  credit-risk and spending models (with the generator's oracle beside them), the exports DAG
+  builds the disclosure-controlled data products, and the maintenance DAG compacts the lake.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ CONTENT_TYPES = {"ked": "text/csv", "gcgf": "application/x-ndjson"}
 
 
 class DemoSummary(BaseModel):
-    """``lcdp demo --json`` (BRIEF §10); exports fill in as that stage lands."""
+    """``lcdp demo --json`` (BRIEF §10)."""
 
     tables: dict[str, int]
     ingestion: dict[str, dict[str, int]]
@@ -141,6 +141,12 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
 
     stage("models", "models: Airflow trains, gates and scores the credit-risk and spending models", models)
 
+    def exports() -> None:
+        # a scheduler would start it on the gold Assets the models DAG and fusion published
+        runs["lcdp_exports"] = airflow_runner.run_dag(settings, "lcdp_exports", {}, log_file)["state"]
+
+    stage("exports", "exports: Airflow builds the data products (disclosure control, LP audit)", exports)
+
     def maintain() -> None:
         runs["lcdp_maintenance"] = airflow_runner.run_dag(settings, "lcdp_maintenance", {}, log_file)["state"]
 
@@ -151,6 +157,10 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
 
     model_summary = tracking.latest_versions(settings)
     model_summary.update(_skipped_models(params, model_summary))
+    step("reading the data products")
+    from lcdp.exports.build import export_summary
+
+    export_summaries = export_summary(settings)
     step("counting tables")
     tables = {name: rows for name in catalog.tables() if (rows := catalog.row_count(name, settings)) is not None}
     ingestion: dict[str, dict[str, int]] = {}
@@ -166,7 +176,7 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
         entry["rows_valid"] += u.rows_valid
         entry["rows_quarantined"] += u.rows_quarantined
     return DemoSummary(
-        tables=tables, ingestion=ingestion, models=model_summary, dag_runs=runs, partner_data=str(data),
+        tables=tables, ingestion=ingestion, models=model_summary, exports=export_summaries, dag_runs=runs, partner_data=str(data),
         channels={"ggdata.merchants": "http_pull (Airflow)", "kona.transactions": "file_drop (Airflow)",
                   "gjf.employment": "file_drop (Airflow)", "ked.credit": "upload API", "gcgf.guarantees": "upload API"},
         seconds=round(time.perf_counter() - started, 1), stage_seconds=stages,

@@ -31,7 +31,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create(db_url: str, role: str, subject: str, expires_in_days: int | None = None) -> str:
+def create(db_url: str, role: str, subject: str, expires_in_days: float | None = None) -> str:
     """Create a key and return it in full; only its hash is kept."""
     if role not in ROLES:
         raise KeyRequestError(f"unknown role {role!r} (known: {', '.join(ROLES)})")

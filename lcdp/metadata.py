@@ -167,6 +167,16 @@ class PullCheckpoint(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Grant(Base):
+    """A consumer may read a data product (``lcdp grants``)."""
+
+    __tablename__ = "export_grants"
+
+    consumer: Mapped[str] = mapped_column(String(80), primary_key=True)
+    product: Mapped[str] = mapped_column(String(80), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class VersionPin(Base):
     """A table version something depends on (a trained model's inputs): vacuum keeps it."""
 

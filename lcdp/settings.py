@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         default=10_000,
         description="A portal page with more rows is refused (the portal pages at most 1000).",
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="The service's address as consumers reach it: the endpoint of the Delta Sharing "
+        "profiles `lcdp share profile` issues.",
+    )
     retention_hours: int = Field(
         default=30 * 24,
         description="Vacuum keeps the files of every table version younger than this (time "
@@ -165,6 +170,8 @@ class Settings(BaseSettings):
             env["LCDP_SPARK_REMOTE"] = self.spark_remote
         if self.pseudonym_key is not None:
             env["LCDP_PSEUDONYM_KEY"] = self.pseudonym_key.get_secret_value()
+        if "public_url" in self.model_fields_set:
+            env["LCDP_PUBLIC_URL"] = self.public_url
         if "engine_memory_bytes" in self.model_fields_set:  # else the child sizes its own
             env["LCDP_ENGINE_MEMORY_BYTES"] = str(self.engine_memory_bytes)
         return env

@@ -3,7 +3,10 @@ throwaway PostgreSQL database, and small generated partner data sets."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,3 +106,17 @@ class Service(BackgroundService):
         from lcdp import keys
 
         return {"Authorization": f"Bearer {keys.create(self.settings.metadata_db_url, role, subject, **kwargs)}"}
+
+
+LCDP = str(Path(sys.executable).with_name("lcdp"))
+
+
+def lcdp_json(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """``lcdp --json ARGS`` in a child process with ``settings`` as its environment."""
+    env = {"PATH": "/usr/bin:/bin", **settings.as_env()}
+    return subprocess.run([LCDP, "--json", *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+def last_json(proc: subprocess.CompletedProcess) -> dict:
+    """The JSON object a ``--json`` command printed last."""
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -54,7 +54,8 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["dag_runs"] == {"lcdp_feed_ggdata_merchants": "success", "lcdp_feed_kona_transactions": "success",
                                    "lcdp_feed_gjf_employment": "success", "lcdp_fusion": "success",
-                                   "lcdp_models": "success", "lcdp_maintenance": "success"}
+                                   "lcdp_models": "success", "lcdp_exports": "success",
+                                   "lcdp_maintenance": "success"}
     assert summary["channels"]["ked.credit"] == "upload API"
     # two months hold no complete 12-month label nor a year of spending: the models DAG
     # skipped training (and scoring, with no champion) instead of failing the run
@@ -62,6 +63,12 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
         "credit_risk": {"skipped": "needs 21 months of history, the world has 2 (lcdp demo --months 36)"},
         "spending_pattern": {"skipped": "needs 18 months of history, the world has 2 (lcdp demo --months 36)"}}
     assert "gold.credit_risk_scores" not in summary["tables"]
+    # the spending product needs only silver; the others wait for a champion's scores
+    assert set(summary["exports"]) == {"spending", "risk", "forecasts"}
+    spending = summary["exports"]["spending"]
+    assert spending["rows"] == summary["tables"]["gold.export_spending"] > 0
+    assert 0 < spending["suppressed_cells"] < spending["rows"]
+    assert summary["exports"]["risk"] == {"rows": 0, "suppressed_cells": 0, "skipped": "needs gold.credit_risk_scores"}
     feeds = ["kona_transactions", "ggdata_merchants", "ked_credit", "gcgf_guarantees", "gjf_employment"]
     for feed in feeds:
         for layer in ("bronze", "quarantine"):

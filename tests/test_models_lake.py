@@ -3,14 +3,11 @@ PostgreSQL (production's backend): the gate, reproduction after new data, and sc
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import fresh_pg_database
+from conftest import fresh_pg_database, last_json, lcdp_json as lcdp
 from lcdp.generator import WorldParams, default_start, generate
 from lcdp.ingest import ingest_files
 from lcdp.lake import catalog, fusion
@@ -19,20 +16,10 @@ from models import tracking
 from models.credit_risk.train import MODEL_NAME, CreditRiskConfig, train
 
 pytestmark = pytest.mark.usefixtures("spark")
-LCDP = str(Path(sys.executable).with_name("lcdp"))
 KEY = "models-test-key-0123456789"
 MONTHS = 30
 #: a weaker model: without the bureau grade's 12-month average, the strongest feature
 WEAK = CreditRiskConfig(exclude_features=["credit_grade_avg_12m"])
-
-
-def lcdp(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", **settings.as_env()}
-    return subprocess.run([LCDP, "--json", *args], capture_output=True, text=True, timeout=600, env=env)
-
-
-def last_json(proc: subprocess.CompletedProcess) -> dict:
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -173,19 +160,18 @@ def test_spending_forecaster_is_judged_beside_its_peers_and_its_forecasts_are_co
 def test_the_data_dictionary_documents_every_silver_and_gold_column_as_written(lake):
     """``lcdp dictionary`` is generated from the jobs: each table it documents has exactly
     the columns, in order, that the lake's table has (scores included, once written)."""
-    from deltalake import DeltaTable
 
     settings, _, _ = lake
     proc = lcdp(settings, "dictionary")
     assert proc.returncode == 0, proc.stderr[-2000:]
     documented = {t["table"]: [c["name"] for c in t["columns"]] for t in last_json(proc)["tables"]}
     expected = {f"silver.{t}" for t in catalog.SILVER_TABLES} | {f"gold.{t}" for t in catalog.GOLD_TABLES}
-    expected |= {f"gold.{t}" for t in catalog.SCORE_TABLES}
+    expected |= {f"gold.{t}" for t in (*catalog.SCORE_TABLES, *catalog.EXPORT_TABLES)}
     assert set(documented) == expected
     for name, columns in documented.items():
         handle = catalog.delta(name, settings)
         if handle is None:
-            continue  # a score table this test module did not write
+            continue  # a score or product table this test module did not write
         assert [f.name for f in handle.schema().fields] == columns, name
     assert all(t["columns"] and all(c["meaning"] for c in t["columns"]) for t in last_json(proc)["tables"])
 

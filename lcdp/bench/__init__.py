@@ -1,4 +1,5 @@
 """Benchmarks (``lcdp bench``): each stage measured beside a plain peer in the same run.
 
 ``stages`` holds ingest and upload (and the measuring helper); ``fusion`` the whole fusion
-beside DuckDB computing the same gold tables."""
+beside DuckDB computing the same gold tables; ``exports`` the export API under load beside a
+static file served by the same server. ``models/bench.py`` measures training."""

@@ -87,6 +87,9 @@ class Structure:
     dimensions: tuple[str, ...]
     additive: dict[str, dict[str, str]]
     measure: str
+    #: whether everyone knows the measure cannot be negative (spending, counts: yes; a
+    #: forecast: no), which the attacker may then use
+    nonnegative: bool = True
 
 
 class AuditFinding(BaseModel):
@@ -231,7 +234,7 @@ def _solver():
 
 
 def _group_model(values: np.ndarray, equations_: list[tuple[int, np.ndarray]], cells: list[int],
-                 suppressed: np.ndarray):
+                 suppressed: np.ndarray, floor: float):
     """HiGHS model of one group: a variable ≥ 0 per suppressed cell, a row per equation with
     the published cells moved to the right-hand side; zero objective."""
     import highspy
@@ -253,20 +256,20 @@ def _group_model(values: np.ndarray, equations_: list[tuple[int, np.ndarray]], c
     highs = _solver()
     highs.clearModel()
     n = len(cells)
-    highs.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
+    highs.addVars(n, np.full(n, floor), np.full(n, highspy.kHighsInf))
     b = np.array(rhs)
     highs.addRows(len(rhs), b, b, A.nnz, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data)
     return highs, column
 
 
-def _reachable(highs, j: int, low: float, high: float) -> bool:
+def _reachable(highs, j: int, low: float, high: float, floor: float) -> bool:
     """Whether cell ``j`` can take a value in [low, high] under the group's equations."""
     import highspy
 
     highs.changeColBounds(j, low, high)
     highs.run()
     status = highs.getModelStatus()
-    highs.changeColBounds(j, 0.0, highspy.kHighsInf)
+    highs.changeColBounds(j, floor, highspy.kHighsInf)
     if status == highspy.HighsModelStatus.kOptimal:
         return True
     if status == highspy.HighsModelStatus.kInfeasible:
@@ -286,7 +289,7 @@ def _interval(highs, j: int, n: int) -> tuple[float, float]:
         highs.run()
         status = highs.getModelStatus()
         if status == highspy.HighsModelStatus.kUnbounded:
-            out.append(np.inf)
+            out.append(-sign * np.inf)
         else:
             out.append(sign * highs.getInfo().objective_function_value)
     highs.changeColsCost(n, np.arange(n, dtype=np.int32), np.zeros(n))
@@ -294,7 +297,8 @@ def _interval(highs, j: int, n: int) -> tuple[float, float]:
 
 
 def audit(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], suppressed: np.ndarray, primary_mask: np.ndarray,
-          protection: float, labels: pd.DataFrame | None = None, only: set[int] | None = None) -> AuditResult:
+          protection: float, labels: pd.DataFrame | None = None, only: set[int] | None = None,
+          nonnegative: bool = True) -> AuditResult:
     """The attacker's linear programs for every primarily suppressed cell (see the module doc),
     or for the cells of ``only``.
 
@@ -303,6 +307,7 @@ def audit(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], suppressed: np.
     from the previous program's basis (under a millisecond each, where a fresh min and a
     max took 7 ms); its exact interval is solved only when it fails, for the report.
     """
+    floor = 0.0 if nonnegative else -np.inf
     groups = _Groups(len(values))
     touching: list[tuple[int, np.ndarray]] = []
     for total, parts in eqs:
@@ -324,16 +329,16 @@ def audit(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], suppressed: np.
     findings: list[AuditFinding] = []
     programs, largest, checked = 0, 0, 0
     for root, cells in by_group.items():
-        targets = [c for c in cells if primary_mask[c] and values[c] > 0 and (only is None or c in only)]
+        targets = [c for c in cells if primary_mask[c] and values[c] != 0 and (only is None or c in only)]
         if not targets:
             continue
         largest = max(largest, len(cells))
-        highs, column = _group_model(values, eqs_of_group[root], cells, suppressed)
+        highs, column = _group_model(values, eqs_of_group[root], cells, suppressed, floor)
         for target in targets:
-            v, reach = values[target], protection * values[target] * (1 - AUDIT_TOLERANCE)
+            v, reach = values[target], protection * abs(values[target]) * (1 - AUDIT_TOLERANCE)
             j = column[target]
-            down = _reachable(highs, j, 0.0, v - reach)
-            up = _reachable(highs, j, v + reach, np.inf)
+            down = _reachable(highs, j, floor, v - reach, floor)
+            up = _reachable(highs, j, v + reach, np.inf, floor)
             programs += 2
             checked += 1
             if not (down and up):
@@ -360,10 +365,10 @@ def _complement(parts_and_total: np.ndarray, suppressed: np.ndarray, values: np.
     open_ = parts_and_total[~suppressed[parts_and_total]]
     if not len(open_):
         return None
-    covering = open_[values[open_] >= needed]
+    covering = open_[np.abs(values[open_]) >= needed]
     if len(covering):
         return int(covering[np.argmin(cost[covering])])
-    return int(open_[np.argmax(values[open_])])
+    return int(open_[np.argmax(np.abs(values[open_]))])
 
 
 def _equations_near(cell: int, radius: int, eqs_of: dict[int, list[int]], members: list[np.ndarray],
@@ -383,11 +388,12 @@ def _equations_near(cell: int, radius: int, eqs_of: dict[int, list[int]], member
 
 
 def secondary(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], primary_mask: np.ndarray,
-              margins: np.ndarray, protection: float, labels: pd.DataFrame | None = None
-              ) -> tuple[np.ndarray, AuditResult, int]:
+              margins: np.ndarray, protection: float, labels: pd.DataFrame | None = None,
+              nonnegative: bool = True) -> tuple[np.ndarray, AuditResult, int]:
     """``(suppressed, the passing audit, rounds)``; raises ``DisclosureFailed`` if none passes."""
     suppressed = primary_mask.copy()
-    cost = np.where(margins, values * MARGIN_COST + MARGIN_COST, values)
+    size = np.abs(values)
+    cost = np.where(margins, size * MARGIN_COST + MARGIN_COST, size)
     members = [np.append(parts, total) for total, parts in eqs]
     eqs_of: dict[int, list[int]] = defaultdict(list)
     for e, m in enumerate(members):
@@ -401,7 +407,7 @@ def secondary(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], primary_mas
             hidden = m[suppressed[m]]
             if len(hidden) != 1:
                 continue
-            needed = protection * values[hidden[0]]
+            needed = protection * abs(values[hidden[0]])
             extra = _complement(m, suppressed, values, cost, needed)
             if extra is None:
                 continue
@@ -415,11 +421,11 @@ def secondary(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], primary_mas
     failing: set[int] | None = None
     radius: dict[int, int] = defaultdict(int)
     for round_ in range(1, MAX_ROUNDS + 1):
-        result = audit(values, eqs, suppressed, primary_mask, protection, labels, only=failing)
+        result = audit(values, eqs, suppressed, primary_mask, protection, labels, failing, nonnegative)
         if result.passed:
             if failing is None:
                 return suppressed, result, round_
-            result = audit(values, eqs, suppressed, primary_mask, protection, labels)
+            result = audit(values, eqs, suppressed, primary_mask, protection, labels, None, nonnegative)
             if result.passed:
                 return suppressed, result, round_
         failing = {f.row for f in result.findings}
@@ -429,7 +435,7 @@ def secondary(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], primary_mas
             # its own equations may hold nothing left to hide that adds slack
             radius[cell] += 1
             for e in _equations_near(cell, radius[cell], eqs_of, members, suppressed):
-                extra = _complement(members[e], suppressed, values, cost, protection * values[cell])
+                extra = _complement(members[e], suppressed, values, cost, protection * abs(values[cell]))
                 if extra is not None:
                     suppressed[extra] = True
                     added.append(extra)
@@ -449,15 +455,15 @@ def protect(cells: pd.DataFrame, structure: Structure, rules: DisclosureRules
     started = time.perf_counter()
     cells = cells.reset_index(drop=True)
     values = cells[structure.measure].fillna(0).to_numpy(dtype=float)
-    if (values < 0).any():
-        raise ValueError(f"{structure.measure} must be ≥ 0 in every cell (the audit assumes it)")
+    if structure.nonnegative and (values < 0).any():
+        raise ValueError(f"{structure.measure} is declared non-negative but a cell holds {values.min()}")
     eqs = equations(cells, structure)
     check_additive(values, eqs)
     by_rule = primary(cells, rules)
     primary_mask = np.logical_or.reduce(list(by_rule.values())) if by_rule else np.zeros(len(cells), bool)
     labels = cells[list(structure.dimensions)].astype(object).where(cells[list(structure.dimensions)].notna(), None)
     suppressed, result, rounds = secondary(values, eqs, primary_mask, _margin_rows(cells, structure),
-                                           rules.protection, labels)
+                                           rules.protection, labels, structure.nonnegative)
     status = np.where(primary_mask, "primary", np.where(suppressed, "secondary", "published"))
     report = DisclosureReport(
         cells=len(cells), published=int((status == "published").sum()), suppressed=int(suppressed.sum()),

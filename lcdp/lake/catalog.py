@@ -34,6 +34,8 @@ SILVER_TABLES = ("merchants", "transactions", "credit_monthly", "guarantees", "e
 GOLD_TABLES = ("merchant_month_features", "spending_cube")
 #: Gold tables the models' scoring writes (``models/``), from the champion of each model.
 SCORE_TABLES = ("credit_risk_scores", "spending_forecasts")
+#: Disclosure-controlled data products (``lcdp.exports``), one per module of ``jobs/exports``.
+EXPORT_TABLES = ("export_spending", "export_risk", "export_forecasts")
 
 
 class UnknownTable(KeyError):
@@ -73,7 +75,7 @@ def tables() -> dict[str, Table]:
         for table in (bronze(contract), quarantine(contract)):
             out[table.qualified] = table
     out.update({f"silver.{n}": Table("silver", n) for n in SILVER_TABLES})
-    out.update({f"gold.{n}": Table("gold", n) for n in (*GOLD_TABLES, *SCORE_TABLES)})
+    out.update({f"gold.{n}": Table("gold", n) for n in (*GOLD_TABLES, *SCORE_TABLES, *EXPORT_TABLES)})
     return out
 
 

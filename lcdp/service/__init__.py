@@ -1,4 +1,4 @@
-"""The HTTP service (FastAPI): partner uploads and receipts today; consumer exports next."""
+"""The HTTP service (FastAPI): partner uploads and receipts, consumer exports."""
 
 from lcdp.service.app import create_app
 

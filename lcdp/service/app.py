@@ -1,4 +1,5 @@
-"""Partner upload API: stream a delivery in, get its receipt; list and read one's own uploads.
+"""The platform API: partners stream deliveries in and read their receipts; consumers browse
+and download the data products they were granted (``lcdp.service.exports``).
 
 Every request carries an API key (``Authorization: Bearer lcdp_…`` or ``X-API-Key``). A
 partner key reaches only its own partner's datasets and uploads; an admin key reaches all.
@@ -24,9 +25,12 @@ from lcdp.lake import catalog
 from lcdp import keys, metadata
 from lcdp.contracts import ContractError, get_contract
 from lcdp.errors import DeliveryInProgress, DeliveryRefused
+from lcdp.exports.files import spreadsheet_safe
 from lcdp.ingest import ingest_landed, new_upload_id
 from lcdp.ingest.landing import DeliveryTooLarge, LandingWriter, UnsafeFileName, safe_file_name
 from lcdp.metadata import Receipt
+from lcdp.service import exports as export_routes
+from lcdp.service import sharing
 from lcdp.settings import Settings
 
 #: Content types a delivery may declare, per native format.
@@ -78,16 +82,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__)
 
     def answer_refusal(request: Request, status: int, message: str, headers: dict | None = None,
-                       upload_id: str | None = None) -> JSONResponse:
+                       upload_id: str | None = None, body: dict | None = None) -> JSONResponse:
         """Every refusal, wherever it happens (routing, validation, a handler), is audited
-        once and answered as ``{"error", "status"}``."""
+        once and answered as ``{"error", "status"}`` (Delta Sharing's own shape, ``{errorCode,
+        message}``, under its prefix)."""
         who: Caller | None = getattr(request.state, "caller", None)
         upload = request.method == "POST" and request.url.path.startswith("/v1/uploads/")
         action = getattr(request.state, "audit_action", None) or (
             "auth.refused" if status == 401 else "upload.refused" if upload else "request.refused")
         target = getattr(request.state, "audit_target", None) or request.url.path
         _audit(settings, who, action, target[:200], status, message, upload_id)
-        body = {"error": message, "status": status, **({"upload_id": upload_id} if upload_id else {})}
+        body = body or {"error": message, "status": status, **({"upload_id": upload_id} if upload_id else {})}
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -97,8 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the router's own 404/405 say "Not Found"/"Method Not Allowed"; ours say more
         generic = exc.detail in ("Not Found", "Method Not Allowed")
         message = routing[exc.status_code] if generic and exc.status_code in routing else str(exc.detail)
+        body = None
+        if isinstance(exc.detail, dict):  # a Delta Sharing error: {errorCode, message}
+            body, message = exc.detail, str(exc.detail.get("message"))
+        elif request.url.path.startswith(sharing.PREFIX + "/"):
+            body = {"errorCode": "RESOURCE_DOES_NOT_EXIST" if exc.status_code == 404 else "INVALID_REQUEST",
+                    "message": message}
         return await run_in_threadpool(answer_refusal, request, exc.status_code, message,
-                                       getattr(exc, "headers", None))
+                                       getattr(exc, "headers", None), None, body)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -265,13 +276,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = csv.writer(buf)
         writer.writerow(["row_number", "reasons", "raw_record"])
         for r in rows:
-            writer.writerow([r["_row_number"], _cell("; ".join(r["reasons"] or [])), _cell(r["raw_record"] or "")])
+            writer.writerow([r["_row_number"], spreadsheet_safe("; ".join(r["reasons"] or [])),
+                             spreadsheet_safe(r["raw_record"] or "")])
         return Response(buf.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{upload.upload_id}-quarantine.csv"'})
 
+    export_routes.install(app, settings, caller, _audit)
+    sharing.install(app, settings, _audit)
     return app
 
-
-def _cell(text: str) -> str:
-    """A spreadsheet-safe cell: text that would start a formula is prefixed with a quote."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,73 @@
+"""``forecasts``: spending forecasts for the next three months by region × industry, with
+their prediction intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.exports import contributors
+from lcdp.exports.disclosure import ALL, DisclosureRules
+from lcdp.exports.product import (
+    Product, ProductColumn, industry_column, month_column, region_column, region_name_column,
+)
+
+PRODUCT = Product(
+    name="forecasts",
+    title_ko="지역화폐 소비 예측 (시군 × 업종, 향후 3개월)",
+    title_en="Local-currency spending forecasts by city/county and industry (next three months)",
+    description_ko="소비 패턴 모형이 예측한 향후 3개월 결제액과 80% 예측 구간입니다. 시군·업종 예측을 더하면 "
+                   "시군 예측이, 시군 예측을 더하면 경기도 전체 예측이 됩니다. 최근 달에 공개되지 않는 칸의 "
+                   "예측은 공개하지 않습니다.",
+    description_en="Expected spending for the next three months from the champion spending-pattern model, with "
+                   "its 80 % prediction interval. Cells add up to their region, regions to the province, and "
+                   "industries' totals are the sums over regions. A series whose latest month of data would be "
+                   "suppressed is suppressed too.",
+    grain="forecast month × region × industry",
+    dimensions=[month_column(), region_column(), industry_column()],
+    attributes=[region_name_column(),
+                ProductColumn(name="origin", type="date", title_ko="기준월", title_en="origin",
+                              description="the last month of data the forecast starts from")],
+    additive={"sigun_cd": {}, "industry_code": {}},
+    measures=[
+        ProductColumn(name="forecast", type="double", title_ko="예측 결제액(원)", title_en="forecast (KRW)"),
+        ProductColumn(name="lower", type="double", title_ko="예측 하한(원)", title_en="lower (KRW)",
+                      description="lower end of the 80 % interval (null for industries' totals over regions)"),
+        ProductColumn(name="upper", type="double", title_ko="예측 상한(원)", title_en="upper (KRW)",
+                      description="upper end of the 80 % interval (null for industries' totals over regions)"),
+    ],
+    protected_measure="forecast",
+    nonnegative=False,  # a reconciled forecast may dip below zero: the attacker cannot assume it does not
+    margins=["per month: every industry of a region, every region (the province), and every region of an industry"],
+    sources=["gold.spending_forecasts", "silver.transactions"],
+    rules=DisclosureRules(min_contributors={"cardholders": 5, "merchants": 3}, max_top_share=0.6, protection=0.2),
+)
+
+
+def cells(inputs: dict[str, DataFrame], stage=lambda df: df) -> pd.DataFrame:
+    """Forecast cells with the contributors of their series at the forecasts' origin month."""
+    forecasts = inputs["gold.spending_forecasts"].toPandas()
+    if forecasts.empty:
+        return forecasts
+    forecasts["sigun_cd"] = forecasts["sigun_cd"].where(forecasts["level"] != "province", ALL)
+    forecasts["industry_code"] = forecasts["industry_code"].where(forecasts["level"] == "cell", ALL)
+    keep = ["month", "sigun_cd", "industry_code", "origin", "forecast", "lower", "upper"]
+    forecasts = forecasts[keep]
+    # industries' totals over regions: the sums of the reconciled cells
+    by_industry = (forecasts[(forecasts["sigun_cd"] != ALL) & (forecasts["industry_code"] != ALL)]
+                   .groupby(["month", "industry_code"], dropna=False)
+                   .agg(forecast=("forecast", "sum"), origin=("origin", "first")).reset_index()
+                   .assign(sigun_cd=ALL, lower=np.nan, upper=np.nan))
+    cells_ = pd.concat([forecasts, by_industry[keep]], ignore_index=True)
+    origin = cells_["origin"].max()
+    transactions = inputs["silver.transactions"]
+    recent = contributors.spending_cells(
+        contributors.payments(transactions).where(F.col("month") == F.lit(origin)), stage)
+    recent = recent[recent["breakdown"] == "total"]
+    spending = recent["spending"].where(recent["spending"] > 0)
+    recent = recent.assign(top_share=(recent["top_amount"] / spending).fillna(0.0))
+    stats = recent[["sigun_cd", "industry_code", "cardholders", "merchants", "top_share"]]
+    out = cells_.merge(stats, on=["sigun_cd", "industry_code"], how="left")
+    return out.fillna({"cardholders": 0, "merchants": 0, "top_share": 0.0})

@@ -1,0 +1,228 @@
+"""Export API for consumers: the catalog of the data products granted to them, and filtered,
+paginated downloads in CSV, Parquet or JSON.
+
+- A consumer key sees only the products granted to its subject (``lcdp grants``); an admin
+  key sees all. Another product is 403, an unknown one 404.
+- Every page is read from one Delta version of the product, named in its cursor, so a
+  rebuild between two pages cannot skip or repeat a row; the cursor also binds the filters.
+- The ETag is the product's version plus the request: ``If-None-Match`` with it answers 304.
+- Every download (and every refusal) is written to the audit log.
+"""
+
+# no "from __future__ import annotations": FastAPI must see the closures' Depends() objects
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Annotated, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from lcdp.exports import files, grants
+from lcdp.exports.disclosure import ALL
+from lcdp.lake import catalog, lineage
+from lcdp.settings import Settings
+
+MAX_PAGE_ROWS = 50_000
+DEFAULT_PAGE_ROWS = 10_000
+
+
+class CatalogEntry(BaseModel):
+    name: str
+    table: str
+    title: dict[str, str]
+    description: dict[str, str]
+    grain: str
+    margins: list[str]
+    margin_value: str
+    sources: list[str]
+    rules: list[str]
+    filters: dict[str, str]
+    columns: list[dict[str, Any]]
+    version: int | None
+    refreshed_at: str | None
+    rows: int
+    suppressed_cells: int
+
+
+class Catalog(BaseModel):
+    products: list[CatalogEntry]
+
+
+class Page(BaseModel):
+    product: str
+    version: int
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _products() -> dict:
+    from lcdp.exports.build import products
+
+    return {name: m.PRODUCT for name, m in products().items()}
+
+
+def _entry(settings: Settings, declared) -> CatalogEntry:
+    found = lineage.latest(declared.table, settings)
+    when = None
+    if found is not None:
+        commit = next((c for c in catalog.history(declared.table, settings, limit=50) if c["version"] == found["version"]),
+                      None)
+        stamp = commit.get("timestamp") if commit else None
+        when = dt.datetime.fromtimestamp(stamp / 1000, dt.timezone.utc).isoformat(timespec="seconds") if stamp else None
+    return CatalogEntry(**declared.catalog_entry(), version=found["version"] if found else None, refreshed_at=when,
+                        rows=found.get("rows", 0) if found else 0,
+                        suppressed_cells=found.get("suppressed_cells", 0) if found else 0)
+
+
+def _month(text: str | None, name: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise HTTPException(422, f"{name} must be a month as YYYY-MM, not {text[:20]!r}") from None
+
+
+def _encode_cursor(version: int, offset: int, query: str) -> str:
+    raw = json.dumps({"v": version, "o": offset, "q": query}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, query: str) -> tuple[int, int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        version, offset, bound = int(data["v"]), int(data["o"]), str(data["q"])
+    except Exception:  # noqa: BLE001 - any damage to the cursor is the same refusal
+        raise HTTPException(400, "the cursor is not one this API gave out (start again without it)") from None
+    if bound != query or offset < 0 or version < 0:
+        raise HTTPException(400, "the cursor belongs to another query (same filters and format, or start again)")
+    return version, offset
+
+
+def install(app, settings: Settings, caller: Callable, audit: Callable) -> None:
+    """Add the export routes to ``app`` (``caller``: the key dependency; ``audit``: the log)."""
+    router = APIRouter(prefix="/v1/products", tags=["exports"])
+    errors = {s: {"description": "refused: {error, status}"} for s in (400, 401, 403, 404, 422)}
+
+    def consumer(request: Request, who: Annotated[Any, Depends(caller)]) -> Any:
+        """The caller, when it is a consumer or an admin."""
+        if who.role not in ("consumer", "admin"):
+            request.state.audit_action = "export.refused"
+            raise HTTPException(403, f"data products are for consumer keys (this key is a {who.role}'s)")
+        return who
+
+    def visible(who) -> set[str]:
+        known = set(_products())
+        return known if who.role == "admin" else grants.granted(settings.metadata_db_url, who.subject) & known
+
+    def granted_product(request: Request, name: str, who):
+        request.state.audit_action, request.state.audit_target = "export.refused", f"product/{name}"
+        products = _products()
+        if name not in products:
+            raise HTTPException(404, f"no product {name!r} (see GET /v1/products)")
+        if name not in visible(who):
+            raise HTTPException(403, f"product {name!r} is not granted to consumer {who.subject!r}")
+        return products[name]
+
+    @router.get("", response_model=Catalog, responses=errors, summary="The data products this key may read")
+    def list_products(who: Annotated[Any, Depends(consumer)]) -> Catalog:
+        products = _products()
+        return Catalog(products=[_entry(settings, products[n]) for n in products if n in visible(who)])
+
+    @router.get("/{name}", response_model=CatalogEntry, responses=errors, summary="One product's catalog entry")
+    def get_product(request: Request, name: str, who: Annotated[Any, Depends(consumer)]) -> CatalogEntry:
+        return _entry(settings, granted_product(request, name, who))
+
+    @router.get("/{name}/rows", responses={200: {"content": {"application/json": {}, "text/csv": {},
+                                                             "application/vnd.apache.parquet": {}},
+                                                 "description": "a page of rows; the next page's cursor in "
+                                                                "X-Next-Cursor and Link"},
+                                           304: {"description": "not modified (If-None-Match)"}, **errors},
+                summary="Download a product's rows, filtered, one page at a time")
+    def rows(
+        request: Request,
+        name: str,
+        who: Annotated[Any, Depends(consumer)],
+        format: Annotated[str, Query(pattern="^(csv|parquet|json)$", description="csv, parquet or json")] = "json",
+        region: Annotated[str | None, Query(max_length=10, description=f"a SIGUN_CD, {ALL}, or 'unknown'")] = None,
+        industry: Annotated[str | None, Query(max_length=20, description=f"an industry code, {ALL}, or 'unknown'")] = None,
+        month_from: Annotated[str | None, Query(max_length=7, description="first month, YYYY-MM")] = None,
+        month_to: Annotated[str | None, Query(max_length=7, description="last month, YYYY-MM")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = DEFAULT_PAGE_ROWS,
+        cursor: Annotated[str | None, Query(max_length=400)] = None,
+    ) -> Response:
+        declared = granted_product(request, name, who)
+        first, last = _month(month_from, "month_from"), _month(month_to, "month_to")
+        query = json.dumps([name, format, region, industry, month_from, month_to, limit])
+        if cursor:
+            version, offset = _decode_cursor(cursor, query)
+        else:
+            version, offset = catalog.version(declared.table, settings), 0
+            if version is None:
+                raise HTTPException(404, f"product {name!r} has not been built yet (lcdp export)")
+        etag = f'"{name}-v{version}-{hashlib.sha256((query + (cursor or "")).encode()).hexdigest()[:16]}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        try:
+            table = _version_rows(catalog.table(declared.table).uri(settings), version)
+        except Exception:  # noqa: BLE001 - a version vacuumed away, or gone
+            raise HTTPException(410, f"version {version} of {name!r} is no longer kept: start again without the cursor") from None
+        table = _filter(table, declared, region, industry, first, last)
+        page = table.slice(offset, limit)
+        more = offset + page.num_rows < table.num_rows
+        next_cursor = _encode_cursor(version, offset + page.num_rows, query) if more else None
+        headers = {"ETag": etag, "X-Delta-Version": str(version), "X-Total-Rows": str(table.num_rows),
+                   "Cache-Control": "private, max-age=0, must-revalidate"}
+        if next_cursor:
+            headers["X-Next-Cursor"] = next_cursor
+            nxt = request.url.include_query_params(cursor=next_cursor)
+            headers["Link"] = f'<{nxt}>; rel="next"'
+        audit(settings, who, "export.download", f"product/{name}", 200,
+              f"v{version} {format} rows {offset}-{offset + page.num_rows} of {table.num_rows}"
+              f"{' ' + query if any((region, industry, month_from, month_to)) else ''}"[:1000])
+        if format == "json":
+            return JSONResponse(Page(product=name, version=version, rows=files.json_rows(page),
+                                     next_cursor=next_cursor).model_dump(mode="json"), headers=headers)
+        body = files.csv_bytes(page, bom=offset == 0) if format == "csv" else files.parquet_bytes(page)
+        headers["Content-Disposition"] = f'attachment; filename="{name}-v{version}-{offset}.{format}"'
+        return Response(body, media_type=files.MEDIA_TYPES[format], headers=headers)
+
+    app.include_router(router)
+
+
+@lru_cache(maxsize=16)
+def _version_rows(uri: str, version: int) -> pa.Table:
+    """A product's rows at one version: a version never changes, so it is read once per process
+    (at 1000-row pages, reading the table anew took most of a request's time)."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(uri, version=version).to_pyarrow_table()
+
+
+def _filter(table: pa.Table, declared, region, industry, first, last) -> pa.Table:
+    dims = {c.name for c in declared.dimensions}
+    mask = None
+
+    def both(expr):
+        nonlocal mask
+        mask = expr if mask is None else pc.and_(mask, expr)
+
+    for value, column in ((region, "sigun_cd"), (industry, "industry_code")):
+        if value is None or column not in dims:
+            continue
+        col = table.column(column)
+        both(pc.is_null(col) if value == "unknown" else pc.fill_null(pc.equal(col, value), False))
+    if "month" in dims:
+        if first is not None:
+            both(pc.greater_equal(table.column("month"), pa.scalar(first, pa.date32())))
+        if last is not None:
+            both(pc.less_equal(table.column("month"), pa.scalar(last, pa.date32())))
+    return table if mask is None else table.filter(mask)

@@ -1,0 +1,263 @@
+"""A Delta Sharing server (the open protocol, parquet response format) for the data products,
+so consumers read them with the official clients (pandas, Spark, Power BI…).
+
+One share, ``lcdp``, with one schema, ``exports``, holding the products granted to the
+consumer whose key is the profile's bearer token (``lcdp share profile``). Table answers carry
+the ``delta-table-version`` header; list answers are one JSON line; metadata and query answers
+are JSON Lines (protocol, metaData, then one ``file`` per data file).
+
+File URLs point back at this service and carry their own signature: an HMAC of (table, file,
+expiry) under a secret kept in the home, valid for ``SHARING_URL_SECONDS``; the client fetches
+them without its bearer token, with range requests. Every refusal is a 4xx with
+``{errorCode, message}``: the official client retries 5xx for minutes, 4xx never.
+"""
+
+# no "from __future__ import annotations": FastAPI must see the closures' Depends() objects
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
+
+from lcdp import keys
+from lcdp.exports import grants
+from lcdp.lake import catalog
+from lcdp.settings import Settings
+
+SHARE, SCHEMA = "lcdp", "exports"
+PREFIX = "/delta-sharing"
+#: how long a signed file URL works
+SHARING_URL_SECONDS = 900
+
+
+class QueryRequest(BaseModel):
+    """The body of a query (fields the protocol allows; hints are optional and ignored)."""
+
+    predicateHints: list[str] | None = None
+    jsonPredicateHints: str | None = None
+    limitHint: int | None = None
+    version: int | None = None
+    timestamp: str | None = None
+    startingVersion: int | None = None
+    endingVersion: int | None = None
+
+
+def url_secret(settings: Settings) -> bytes:
+    """The key that signs file URLs: made once (0600) in the home."""
+    path = settings.home_dir / "secrets" / "sharing-url.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip().encode()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign_file(secret: bytes, table: str, file: str, expires: int) -> str:
+    payload = _b64(json.dumps([table, file, expires], separators=(",", ":")).encode())
+    return f"{payload}.{_b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())}"
+
+
+def verify_file(secret: bytes, token: str) -> tuple[str, str]:
+    """``(table, file)`` of a signed token; raises 403 when it is forged or expired."""
+    payload, _, signature = token.partition(".")
+    expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
+    if not signature or not hmac.compare_digest(signature, expected):
+        raise _error(403, "PERMISSION_DENIED", "this file URL is not signed by this server")
+    try:
+        table, file, expires = json.loads(_unb64(payload))
+    except Exception:  # noqa: BLE001 - a signed payload we cannot read is still refused
+        raise _error(403, "PERMISSION_DENIED", "this file URL is damaged") from None
+    if time.time() > int(expires):
+        raise _error(403, "PERMISSION_DENIED", "this file URL has expired: query the table again")
+    return str(table), str(file)
+
+
+def _error(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status, {"errorCode": code, "message": message})
+
+
+def install(app, settings: Settings, audit: Callable) -> None:
+    """Add the Delta Sharing routes to ``app``."""
+    router = APIRouter(prefix=PREFIX, tags=["delta sharing"])
+    secret = url_secret(settings)
+
+    def consumer(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
+        token = authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None
+        key = keys.verify(settings.metadata_db_url, token) if token else None
+        if key is None or key.role not in ("consumer", "admin"):
+            request.state.audit_action = "sharing.refused"
+            why = ("missing bearer token" if not token else "invalid, expired or revoked token" if key is None
+                   else "a Delta Sharing profile needs a consumer's token")
+            raise _error(401, "UNAUTHENTICATED", why)
+        return key
+
+    def tables_of(key) -> list[str]:
+        from lcdp.exports.build import products
+
+        known = list(products())
+        if key.role == "admin":
+            return known
+        allowed = grants.granted(settings.metadata_db_url, key.subject)
+        return [n for n in known if n in allowed]
+
+    def check(share: str, schema: str | None = None) -> None:
+        if share != SHARE:
+            raise _error(404, "RESOURCE_DOES_NOT_EXIST", f"share {share!r} does not exist (shares: {SHARE})")
+        if schema is not None and schema != SCHEMA:
+            raise _error(404, "RESOURCE_DOES_NOT_EXIST", f"schema {schema!r} does not exist in share {SHARE}")
+
+    def table_of(request: Request, key, share: str, schema: str, name: str):
+        from lcdp.exports.build import products
+
+        check(share, schema)
+        request.state.audit_action, request.state.audit_target = "sharing.refused", f"product/{name}"
+        if name not in products():
+            raise _error(404, "RESOURCE_DOES_NOT_EXIST", f"table {name!r} does not exist in {SHARE}.{SCHEMA}")
+        if name not in tables_of(key):
+            raise _error(403, "PERMISSION_DENIED", f"table {name!r} is not shared with {key.subject!r}")
+        handle = catalog.delta(f"gold.export_{name}", settings)
+        if handle is None:
+            raise _error(404, "RESOURCE_DOES_NOT_EXIST", f"table {name!r} has not been built yet")
+        return handle
+
+    def items(rows: list[dict]) -> JSONResponse:
+        return JSONResponse({"items": rows})
+
+    @router.get("/shares")
+    def list_shares(key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
+        return items([{"name": SHARE}])
+
+    @router.get("/shares/{share}")
+    def get_share(share: str, key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
+        check(share)
+        return JSONResponse({"share": {"name": SHARE}})
+
+    @router.get("/shares/{share}/schemas")
+    def list_schemas(share: str, key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
+        check(share)
+        return items([{"name": SCHEMA, "share": SHARE}])
+
+    @router.get("/shares/{share}/schemas/{schema}/tables")
+    def list_tables(share: str, schema: str, key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
+        check(share, schema)
+        return items([{"name": n, "schema": SCHEMA, "share": SHARE} for n in tables_of(key)])
+
+    @router.get("/shares/{share}/all-tables")
+    def list_all_tables(share: str, key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
+        check(share)
+        return items([{"name": n, "schema": SCHEMA, "share": SHARE} for n in tables_of(key)])
+
+    @router.api_route("/shares/{share}/schemas/{schema}/tables/{name}/version", methods=["GET", "HEAD"])
+    def table_version(request: Request, share: str, schema: str, name: str,
+                      key: Annotated[Any, Depends(consumer)]) -> Response:
+        if request.query_params.get("startingTimestamp"):
+            raise _error(400, "INVALID_PARAMETER_VALUE", "startingTimestamp is not supported; ask by version")
+        handle = table_of(request, key, share, schema, name)
+        return Response(status_code=200, headers={"delta-table-version": str(handle.version())})
+
+    def header_lines(handle) -> list[dict]:
+        meta = handle.metadata()
+        return [{"protocol": {"minReaderVersion": 1}},
+                {"metaData": {"id": meta.id, "name": meta.name, "description": meta.description,
+                              "format": {"provider": "parquet"}, "schemaString": handle.schema().to_json(),
+                              "partitionColumns": list(meta.partition_columns), "configuration": {},
+                              "version": handle.version()}}]
+
+    def ndjson(lines: list[dict], version: int) -> Response:
+        body = "".join(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n" for line in lines)
+        return Response(body, media_type="application/x-ndjson",
+                        headers={"delta-table-version": str(version),
+                                 "delta-sharing-capabilities": "responseformat=parquet"})
+
+    @router.get("/shares/{share}/schemas/{schema}/tables/{name}/metadata")
+    def table_metadata(request: Request, share: str, schema: str, name: str,
+                       key: Annotated[Any, Depends(consumer)]) -> Response:
+        handle = table_of(request, key, share, schema, name)
+        return ndjson(header_lines(handle), handle.version())
+
+    @router.post("/shares/{share}/schemas/{schema}/tables/{name}/query")
+    def query_table(request: Request, share: str, schema: str, name: str, body: QueryRequest,
+                    key: Annotated[Any, Depends(consumer)]) -> Response:
+        handle = table_of(request, key, share, schema, name)
+        if body.timestamp is not None or body.startingVersion is not None:
+            raise _error(400, "INVALID_PARAMETER_VALUE", "only the latest version or a given version can be queried")
+        if body.version is not None:
+            try:
+                handle.load_as_version(body.version)
+            except Exception:  # noqa: BLE001 - a version that never was or is gone
+                raise _error(400, "INVALID_PARAMETER_VALUE", f"version {body.version} of {name!r} is not kept") from None
+        version = handle.version()
+        table = f"gold.export_{name}"
+        expires = int(time.time()) + SHARING_URL_SECONDS
+        base = str(request.base_url).rstrip("/")
+        lines = header_lines(handle)
+        actions = pa.table(handle.get_add_actions(flatten=True)).to_pylist()
+        for action in actions:
+            token = sign_file(secret, table, action["path"], expires)
+            lines.append({"file": {
+                "url": f"{base}{PREFIX}/files/{token}", "id": hashlib.sha256(action["path"].encode()).hexdigest(),
+                "partitionValues": {}, "size": int(action["size_bytes"]),
+                "expirationTimestamp": expires * 1000, "version": version}})
+        audit(settings, _caller(key), "sharing.query", f"product/{name}", 200,
+              f"v{version}, {len(actions)} file(s)", None)
+        return ndjson(lines, version)
+
+    @router.api_route("/files/{token}", methods=["GET", "HEAD"], include_in_schema=False)
+    def signed_file(token: str) -> FileResponse:
+        table, file = verify_file(secret, token)
+        root = catalog.table(table).path(settings).resolve()
+        path = (root / file).resolve()
+        if root not in path.parents or not path.is_file():
+            raise _error(404, "RESOURCE_DOES_NOT_EXIST", "this file is no longer kept: query the table again")
+        return FileResponse(path, media_type="application/octet-stream")
+
+    app.include_router(router)
+
+
+def _caller(key) -> Any:
+    from lcdp.service.app import Caller
+
+    return Caller(key_id=key.key_id, role=key.role, subject=key.subject)
+
+
+def profile(settings: Settings, consumer: str, expires_days: float) -> dict:
+    """A Delta Sharing profile for ``consumer``: a consumer key that expires with it."""
+    import datetime as dt
+
+    token = keys.create(settings.metadata_db_url, "consumer", consumer, expires_in_days=expires_days)
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=expires_days)
+    return {"shareCredentialsVersion": 1, "endpoint": settings.public_url.rstrip("/") + PREFIX,
+            "bearerToken": token, "expirationTime": expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+
+
+def write_profile(path: Path, content: dict) -> None:
+    """Write the profile readable by its owner only (it holds a secret)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(content, fh, indent=2)
+    partial.replace(path)
