@@ -598,13 +598,16 @@ def export(
         _fail(f"cannot write into {out_dir}: {exc.strerror or exc}")
 
     def render() -> None:
-        t = Table("product", "table", "status", "version", "rows", "suppressed", "file", title="data products")
+        t = Table("product", "table", "status", "version", "rows", "suppressed", "by rule", "secondary", "file",
+                  title="data products")
         for r in results:
+            d = r.disclosure
+            rules = ", ".join(f"{k}: {v:,}" for k, v in d.primary_by_rule.items()) if d else "(as built before)"
             t.add_row(r.product, r.table, r.status, str(r.version), f"{r.rows:,}", f"{r.suppressed_cells:,}",
-                      written.get(r.product, ""))
+                      rules, f"{d.secondary:,}" if d else "", written.get(r.product, ""))
         out.print(t)
 
-    _emit(c, {"products": {r.product: {**r.model_dump(mode="json", exclude={"disclosure"}),
+    _emit(c, {"products": {r.product: {**r.model_dump(mode="json", exclude={"disclosure": {"audit": {"findings"}}}),
                                       "file": written.get(r.product)} for r in results}}, render)
 
 

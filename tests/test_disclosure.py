@@ -185,3 +185,19 @@ def test_a_lone_primary_cell_takes_its_margin_with_it():
     cells = cube(interior, ["region"])
     out, report = protect(cells, Structure(("region",), {"region": {}}, "spending"), RULES)
     assert report.audit.passed and report.published == 0 and report.primary == 2
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(interiors())
+def test_the_pattern_does_not_depend_on_the_unit_of_the_measure(drawn):
+    """The same cube in won and in a unit 123,456.789 times smaller (floating-point margins that
+    add up only to the last bits, as reconciled forecasts do) gets the same pattern: the
+    audit's programs are scaled and their rows allow for rounding."""
+    interior, dims = drawn
+    cells = cube(interior, dims)
+    structure = Structure(dimensions=tuple(dims), additive={d: {} for d in dims}, measure="spending")
+    scaled = cells.assign(spending=cells["spending"] * 123456.789012)
+    base, _ = protect(cells, structure, RULES)
+    other, report = protect(scaled, structure, RULES)
+    assert report.audit.passed
+    assert other["status"].tolist() == base["status"].tolist()

@@ -107,10 +107,12 @@ def build(settings: Settings, name: str, full: bool = False) -> ExportResult:
         raise ExportUnavailable(f"product {name!r} needs {', '.join(missing)}, not in the lake yet (run `{how}`)")
     previous = None if full else lineage.latest(declared.table, settings)
     if previous is not None and previous.get("inputs") == inputs:
+        report = previous.get("disclosure")
         return ExportResult(product=name, table=declared.table, status="up to date",
                             version=catalog.version(declared.table, settings),
                             rows=catalog.row_count(declared.table, settings) or 0,
                             suppressed_cells=previous.get("suppressed_cells", 0), inputs=inputs,
+                            disclosure=DisclosureReport.model_validate(report) if report else None,
                             seconds=round(time.perf_counter() - started, 2))
     spark = engine.spark(settings)
     frames = {t: catalog.read(spark, t, settings, v) for t, v in inputs.items()}

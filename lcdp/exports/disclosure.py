@@ -11,28 +11,29 @@ there. The protected measure (spending, businesses, forecast) satisfies them to 
   businesses), or one merchant above a share of the cell's amount.
 - **Secondary suppression** hides more cells, so no suppressed cell can be narrowed down from
   what is published. Cells are chosen by a heuristic (below) and *accepted only by the audit*.
-- **The audit** is the attacker: for every primarily suppressed cell it solves two linear
-  programs, min and max of that cell subject to every equation with the published cells as
-  constants and every cell ≥ 0 (HiGHS, through its own ``highspy`` binding, which keeps a
-  model between programs), and requires the interval to reach
-  ``value × (1 − protection)`` below and ``value × (1 + protection)`` above. The programs are
-  solved per connected group of suppressed cells (cells linked by an equation), so their
-  size is the number of suppressed cells that can interact, not the product's size.
+- **The audit** is the attacker: for every primarily suppressed cell it asks two linear
+  programs, "can this cell be ``value × (1 − protection)`` or lower?" and "``value × (1 +
+  protection)`` or higher?", subject to every equation with the published cells as constants
+  and every cell ≥ 0 (unless the measure may be negative, as a forecast), and fails the cell
+  when either answer is no (then the exact min and max go in its finding). HiGHS solves them
+  through its own ``highspy`` binding, which keeps one model per group of suppressed cells
+  linked by equations and starts each program from the last one's basis; so a program's size
+  is the number of suppressed cells that can interact, not the product's size.
 
-Why our own chooser and not τ-ARGUS (pytauargus) or gconfid: both choose patterns for one
-table with hierarchies built from microdata with their own rules (frequency, p%, nk). Our
-primary rules count *distinct cardholders* beside merchants, which neither rule set
-expresses, and our products are linked tables (the age, gender, hour and day-type breakdowns
-share their margins with the main table), which both handle only by protecting each table
-separately, where a cell shared by two tables may end up published in one and suppressed in
-the other. The chooser here is small because the audit, not the chooser, is the guarantee:
+Why our own chooser: τ-ARGUS (``pytauargus``, EUPL-1.2) protects tables it builds from
+microdata under its own rules (frequency, p %, nk) and linked tables through one cover table
+over all their dimensions (here region × industry × age × gender × hour band × day type, far
+larger than the five tables); our primary cells (distinct cardholders beside merchants)
+would go in as a-priori marks. ``gconfid`` (Statistics Canada, GPL-3.0+) needs duckdb < 2
+and cannot be installed beside the platform's lock. The chooser here is small because the
+audit, not the chooser, is the guarantee:
 1. *closure*: an equation with exactly one suppressed cell gives it away, so a published
    cell of that equation is suppressed with it: the cheapest (interior before margins,
    smallest first) whose value alone covers the protection the cell needs, else the largest;
-2. *audit and repair*: each primary cell the audit finds under-protected gets, in each of its
-   equations, one more complement chosen the same way; then closure and audit again, until
-   the audit passes (a build that cannot pass within ``MAX_ROUNDS`` fails and publishes
-   nothing).
+2. *audit and repair*: each primary cell the audit finds under-protected gets one more
+   complement in each equation it is in, then in each equation one step further out (through
+   suppressed cells) each round it still fails; then closure and audit again, until the
+   audit passes. A product that cannot pass within ``MAX_ROUNDS`` fails and publishes nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ MAX_ROUNDS = 25
 MARGIN_COST = 1000.0
 #: Relative slack the audit allows for the solver's tolerances.
 AUDIT_TOLERANCE = 1e-6
+#: How far (relative to the product's largest value) an equation may miss in the audit's programs.
+ROW_SLACK = 1e-9
 
 
 class DisclosureRules(BaseModel):
@@ -234,9 +237,14 @@ def _solver():
 
 
 def _group_model(values: np.ndarray, equations_: list[tuple[int, np.ndarray]], cells: list[int],
-                 suppressed: np.ndarray, floor: float):
+                 suppressed: np.ndarray, floor: float, scale: float):
     """HiGHS model of one group: a variable ≥ 0 per suppressed cell, a row per equation with
-    the published cells moved to the right-hand side; zero objective."""
+    the published cells moved to the right-hand side; zero objective.
+
+    Values are divided by ``scale`` (the product's largest), so the solver's absolute
+    tolerances (1e-7) mean the same on won as on counts; and each row holds within a band of
+    ``ROW_SLACK``: margins of floating-point measures (reconciled forecasts) add up only to
+    the last bits, and an exact row would make the truth itself look infeasible."""
     import highspy
     from scipy.sparse import coo_matrix
 
@@ -250,7 +258,7 @@ def _group_model(values: np.ndarray, equations_: list[tuple[int, np.ndarray]], c
                 cols.append(column[member])
                 data.append(sign)
             else:
-                constant -= sign * values[member]
+                constant -= sign * values[member] / scale
         rhs.append(constant)
     A = coo_matrix((data, (rows, cols)), shape=(len(rhs), len(cells))).tocsr()
     highs = _solver()
@@ -258,7 +266,7 @@ def _group_model(values: np.ndarray, equations_: list[tuple[int, np.ndarray]], c
     n = len(cells)
     highs.addVars(n, np.full(n, floor), np.full(n, highspy.kHighsInf))
     b = np.array(rhs)
-    highs.addRows(len(rhs), b, b, A.nnz, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data)
+    highs.addRows(len(rhs), b - ROW_SLACK, b + ROW_SLACK, A.nnz, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data)
     return highs, column
 
 
@@ -308,6 +316,7 @@ def audit(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], suppressed: np.
     max took 7 ms); its exact interval is solved only when it fails, for the report.
     """
     floor = 0.0 if nonnegative else -np.inf
+    scale = max(1.0, float(np.abs(values).max())) if len(values) else 1.0
     groups = _Groups(len(values))
     touching: list[tuple[int, np.ndarray]] = []
     for total, parts in eqs:
@@ -333,19 +342,20 @@ def audit(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], suppressed: np.
         if not targets:
             continue
         largest = max(largest, len(cells))
-        highs, column = _group_model(values, eqs_of_group[root], cells, suppressed, floor)
+        highs, column = _group_model(values, eqs_of_group[root], cells, suppressed, floor, scale)
         for target in targets:
-            v, reach = values[target], protection * abs(values[target]) * (1 - AUDIT_TOLERANCE)
+            v = values[target] / scale
+            reach = protection * abs(v) * (1 - AUDIT_TOLERANCE)
             j = column[target]
             down = _reachable(highs, j, floor, v - reach, floor)
             up = _reachable(highs, j, v + reach, np.inf, floor)
             programs += 2
             checked += 1
             if not (down and up):
-                lower, upper = _interval(highs, j, len(cells))
+                lower, upper = (scale * x for x in _interval(highs, j, len(cells)))
                 programs += 2
                 cell = labels.iloc[target].to_dict() if labels is not None else {"row": target}
-                findings.append(AuditFinding(row=target, cell=cell, value=float(v), lower=float(lower),
+                findings.append(AuditFinding(row=target, cell=cell, value=float(values[target]), lower=float(lower),
                                              upper=float(upper)))
     return AuditResult(passed=not findings, primary_cells=checked, linear_programs=programs,
                        groups=len(by_group), largest_group=largest, findings=findings)

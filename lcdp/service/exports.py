@@ -50,6 +50,8 @@ class CatalogEntry(BaseModel):
     refreshed_at: str | None
     rows: int
     suppressed_cells: int
+    #: the build's disclosure report: cells published, suppressed by each rule and as secondary
+    disclosure: dict[str, Any] | None = None
 
 
 class Catalog(BaseModel):
@@ -79,7 +81,15 @@ def _entry(settings: Settings, declared) -> CatalogEntry:
         when = dt.datetime.fromtimestamp(stamp / 1000, dt.timezone.utc).isoformat(timespec="seconds") if stamp else None
     return CatalogEntry(**declared.catalog_entry(), version=found["version"] if found else None, refreshed_at=when,
                         rows=found.get("rows", 0) if found else 0,
-                        suppressed_cells=found.get("suppressed_cells", 0) if found else 0)
+                        suppressed_cells=found.get("suppressed_cells", 0) if found else 0,
+                        disclosure=_report(found.get("disclosure")) if found else None)
+
+
+def _report(full: dict | None) -> dict | None:
+    if not full:
+        return None
+    keep = ("cells", "published", "suppressed", "primary_by_rule", "secondary")
+    return {k: full[k] for k in keep if k in full} | {"audit_passed": full.get("audit", {}).get("passed")}
 
 
 def _month(text: str | None, name: str) -> dt.date | None:

@@ -170,13 +170,16 @@ def install(app, settings: Settings, audit: Callable) -> None:
         check(share)
         return items([{"name": n, "schema": SCHEMA, "share": SHARE} for n in tables_of(key)])
 
-    @router.api_route("/shares/{share}/schemas/{schema}/tables/{name}/version", methods=["GET", "HEAD"])
+    @router.get("/shares/{share}/schemas/{schema}/tables/{name}/version")
     def table_version(request: Request, share: str, schema: str, name: str,
                       key: Annotated[Any, Depends(consumer)]) -> Response:
         if request.query_params.get("startingTimestamp"):
             raise _error(400, "INVALID_PARAMETER_VALUE", "startingTimestamp is not supported; ask by version")
         handle = table_of(request, key, share, schema, name)
         return Response(status_code=200, headers={"delta-table-version": str(handle.version())})
+
+    router.add_api_route("/shares/{share}/schemas/{schema}/tables/{name}/version", table_version,
+                         methods=["HEAD"], include_in_schema=False)
 
     def header_lines(handle) -> list[dict]:
         meta = handle.metadata()
