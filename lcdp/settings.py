@@ -145,12 +145,21 @@ class Settings(BaseSettings):
         """The pseudonymization key: configured, or generated once and kept (0600) in home."""
         if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value():
             return self.pseudonym_key.get_secret_value().encode()
-        key_file = self.home_dir / "secrets" / "pseudonym.key"
+        return self.home_secret("pseudonym.key")
+
+    def home_secret(self, name: str) -> bytes:
+        """A random 256-bit secret kept in ``home/secrets/<name>`` (0600), made on first use;
+        two processes making it at once both read the one that won."""
+        key_file = self.home_dir / "secrets" / name
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
         return key_file.read_text().strip().encode()
 
     def ensure_dirs(self) -> None:

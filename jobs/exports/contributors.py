@@ -54,7 +54,8 @@ def _cells_of(payments: DataFrame, breakdown: str, dims: list[str]) -> pd.DataFr
 
 
 def spending_cells(payments: DataFrame, stage=lambda df: df) -> pd.DataFrame:
-    """One row per cell: ``KEY``, spending, transactions, cardholders, merchants, top_amount.
+    """One row per cell: ``KEY``, spending, transactions, cardholders, merchants, and
+    ``top_share``: the largest single merchant's share of the cell's spending (0 when none).
 
     Each table and margin is its own small query (a few hash tables each), not one plan of
     grouping sets, whose many aggregations share one memory pool: at 400 merchants × 30
@@ -68,4 +69,6 @@ def spending_cells(payments: DataFrame, stage=lambda df: df) -> pd.DataFrame:
         frames += [_cells_of(fixed, breakdown, dims) for dims in groupings]
     cells = pd.concat(frames, ignore_index=True)
     cells["cardholders"] = cells["cardholders"].astype("int64")
-    return cells[[*KEY, "spending", "transactions", "cardholders", "merchants", "top_amount"]]
+    spending = cells["spending"].where(cells["spending"] > 0)
+    cells["top_share"] = (cells["top_amount"] / spending).fillna(0.0)
+    return cells[[*KEY, "spending", "transactions", "cardholders", "merchants", "top_share"]]

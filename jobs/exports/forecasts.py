@@ -66,8 +66,6 @@ def cells(inputs: dict[str, DataFrame], stage=lambda df: df) -> pd.DataFrame:
     recent = contributors.spending_cells(
         contributors.payments(transactions).where(F.col("month") == F.lit(origin)), stage)
     recent = recent[recent["breakdown"] == "total"]
-    spending = recent["spending"].where(recent["spending"] > 0)
-    recent = recent.assign(top_share=(recent["top_amount"] / spending).fillna(0.0))
     stats = recent[["sigun_cd", "industry_code", "cardholders", "merchants", "top_share"]]
     out = cells_.merge(stats, on=["sigun_cd", "industry_code"], how="left")
     return out.fillna({"cardholders": 0, "merchants": 0, "top_share": 0.0})

@@ -3,7 +3,6 @@ age band, gender, hour band and weekday/weekend, and every margin a user expects
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 
@@ -54,7 +53,4 @@ PRODUCT = Product(
 
 def cells(inputs: dict[str, DataFrame], stage=lambda df: df) -> pd.DataFrame:
     """The product's cells with their contributors (``top_share``: the largest merchant's share)."""
-    found = contributors.spending_cells(contributors.payments(inputs["silver.transactions"]), stage)
-    spending = found["spending"].to_numpy(dtype=float)
-    found["top_share"] = np.where(spending > 0, found["top_amount"] / np.where(spending > 0, spending, 1), 0.0)
-    return found.drop(columns="top_amount")
+    return contributors.spending_cells(contributors.payments(inputs["silver.transactions"]), stage)

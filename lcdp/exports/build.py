@@ -60,10 +60,6 @@ def products() -> dict[str, ModuleType]:
     return modules()
 
 
-def product(name: str) -> Product:
-    return module(name).PRODUCT
-
-
 def module(name: str) -> ModuleType:
     found = products().get(name)
     if found is None:

@@ -8,7 +8,6 @@ else (protecting, writing ``gold.export_<name>``, serving, documenting) reads th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import pyarrow as pa
@@ -87,10 +86,6 @@ class Product(BaseModel):
                 "filters": self.filters,
                 "columns": [{"name": c.name, "type": c.type, "title": {"ko": c.title_ko, "en": c.title_en},
                              "description": c.description} for c in self.columns]}
-
-
-#: ``cells(spark, settings, versions)`` → pandas cells: dimensions, measures, contributor columns
-CellsFunction = Callable[..., "object"]
 
 
 def region_column() -> ProductColumn:

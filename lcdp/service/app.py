@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(exc.detail, dict):  # a Delta Sharing error: {errorCode, message}
             body, message = exc.detail, str(exc.detail.get("message"))
         elif request.url.path.startswith(sharing.PREFIX + "/"):
-            body = {"errorCode": "RESOURCE_DOES_NOT_EXIST" if exc.status_code == 404 else "INVALID_REQUEST",
+            body = {"errorCode": sharing.ERROR_CODES.get(exc.status_code, "INVALID_PARAMETER_VALUE"),
                     "message": message}
         return await run_in_threadpool(answer_refusal, request, exc.status_code, message,
                                        getattr(exc, "headers", None), None, body)
@@ -281,7 +281,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(buf.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{upload.upload_id}-quarantine.csv"'})
 
-    export_routes.install(app, settings, caller, _audit)
-    sharing.install(app, settings, _audit)
+    def consumer(request: Request, who: Annotated[Caller, Depends(caller)]) -> Caller:
+        """The caller, when its key may read data products: a consumer's or an admin's."""
+        if who.role not in ("consumer", "admin"):
+            request.state.audit_action = "export.refused"
+            raise _problem(403, f"data products are for consumer keys (this key is a {who.role}'s)")
+        return who
+
+    export_routes.install(app, settings, consumer, _audit)
+    sharing.install(app, settings, consumer, _audit)
     return app
 

@@ -19,14 +19,13 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
@@ -51,20 +50,6 @@ class QueryRequest(BaseModel):
     timestamp: str | None = None
     startingVersion: int | None = None
     endingVersion: int | None = None
-
-
-def url_secret(settings: Settings) -> bytes:
-    """The key that signs file URLs: made once (0600) in the home."""
-    path = settings.home_dir / "secrets" / "sharing-url.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip().encode()
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
 
 
 def _b64(raw: bytes) -> str:
@@ -95,24 +80,19 @@ def verify_file(secret: bytes, token: str) -> tuple[str, str]:
     return str(table), str(file)
 
 
+#: the protocol's error code for a refusal that is not one of ours (a missing key, a bad route)
+ERROR_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}
+
+
 def _error(status: int, code: str, message: str) -> HTTPException:
     return HTTPException(status, {"errorCode": code, "message": message})
 
 
-def install(app, settings: Settings, audit: Callable) -> None:
-    """Add the Delta Sharing routes to ``app``."""
+def install(app, settings: Settings, consumer: Callable, audit: Callable) -> None:
+    """Add the Delta Sharing routes to ``app`` (``consumer``: the dependency that admits
+    consumer and admin keys, here the profile's bearer token; ``audit``: the log)."""
     router = APIRouter(prefix=PREFIX, tags=["delta sharing"])
-    secret = url_secret(settings)
-
-    def consumer(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
-        token = authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None
-        key = keys.verify(settings.metadata_db_url, token) if token else None
-        if key is None or key.role not in ("consumer", "admin"):
-            request.state.audit_action = "sharing.refused"
-            why = ("missing bearer token" if not token else "invalid, expired or revoked token" if key is None
-                   else "a Delta Sharing profile needs a consumer's token")
-            raise _error(401, "UNAUTHENTICATED", why)
-        return key
+    secret = settings.home_secret("sharing-url.key")  # signs the file URLs
 
     def tables_of(key) -> list[str]:
         from lcdp.exports.build import products
@@ -224,7 +204,7 @@ def install(app, settings: Settings, audit: Callable) -> None:
                 "url": f"{base}{PREFIX}/files/{token}", "id": hashlib.sha256(action["path"].encode()).hexdigest(),
                 "partitionValues": {}, "size": int(action["size_bytes"]),
                 "expirationTimestamp": expires * 1000, "version": version}})
-        audit(settings, _caller(key), "sharing.query", f"product/{name}", 200,
+        audit(settings, key, "sharing.query", f"product/{name}", 200,
               f"v{version}, {len(actions)} file(s)", None)
         return ndjson(lines, version)
 
@@ -238,12 +218,6 @@ def install(app, settings: Settings, audit: Callable) -> None:
         return FileResponse(path, media_type="application/octet-stream")
 
     app.include_router(router)
-
-
-def _caller(key) -> Any:
-    from lcdp.service.app import Caller
-
-    return Caller(key_id=key.key_id, role=key.role, subject=key.subject)
 
 
 def profile(settings: Settings, consumer: str, expires_days: float) -> dict:
