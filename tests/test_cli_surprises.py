@@ -97,13 +97,13 @@ def test_keys_list_show_the_id_and_revoke_by_id_or_by_key(tmp_path):
     home = made_home(tmp_path)
     created = lcdp("--home", str(home), "keys", "create", "--role", "partner", "--subject", "kona")
     token = created.stdout.strip()
-    key_id = token.split("_")[1]
+    _, key_id, secret = token.split("_", 2)  # the secret is URL-safe base64 and may hold "_" itself
     assert f"key id {key_id}" in created.stderr
     other = last_json(lcdp("--home", str(home), "--json", "keys", "create", "--role", "admin", "--subject", "ops"))
     listed = lcdp("--home", str(home), "--json", "keys", "list")
     rows = {k["key_id"]: k for k in last_json(listed)["keys"]}
     assert set(rows) == {key_id, other["key_id"]} and rows[key_id]["role"] == "partner"
-    assert token.split("_")[2] not in listed.stdout  # never the secret
+    assert secret not in listed.stdout  # never the secret
     assert lcdp("--home", str(home), "keys", "revoke", key_id).returncode == 0
     assert lcdp("--home", str(home), "keys", "revoke", other["key"]).returncode == 0
     revoked = {k["key_id"]: k["revoked_at"] for k in last_json(lcdp("--home", str(home), "--json", "keys", "list"))["keys"]}
