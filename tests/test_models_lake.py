@@ -65,6 +65,20 @@ def test_scoring_refuses_without_a_champion_and_says_how_to_get_one(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_spending_training_on_a_cube_without_payments_is_too_little_history(spark, tmp_path):
+    """The scheduler starts fusion on any feed, so the cube can exist before any card payment:
+    training says so (the DAG skips) instead of failing on an empty series and retrying."""
+    from jobs import gold_spending_cube
+    from models.spending_pattern import train as spending
+
+    settings = Settings(home=tmp_path / "home", pseudonym_key=KEY)
+    settings.ensure_dirs()
+    catalog.create_empty(spark, "gold.spending_cube", settings, gold_spending_cube.OUTPUT_DDL,
+                         gold_spending_cube.PARTITION)
+    with pytest.raises(spending.InsufficientHistory, match="no spending at a known region"):
+        spending.train(settings)
+
+
 def test_training_reports_the_model_beside_its_baseline_and_oracle(lake, incumbent):
     settings, data, _ = lake
     assert incumbent.split.events["holdout"] >= 20 and incumbent.oracle_rows == incumbent.metrics.rows

@@ -94,7 +94,12 @@ def read_cube(settings: Settings, version: int | None = None) -> tuple[pd.DataFr
     version = version if version is not None else catalog.version(CUBE, settings)
     if version is None:
         raise InsufficientHistory(f"{CUBE} has not been written yet: run `lcdp fuse` after the partners' deliveries")
-    return catalog.to_arrow(CUBE, settings, version).to_pandas(), version
+    cube = catalog.to_arrow(CUBE, settings, version).to_pandas()
+    if not (cube["sigun_cd"].notna() & cube["industry_code"].notna()).any():
+        # a fusion that ran before the card payments arrived (the scheduler starts it on any feed)
+        raise InsufficientHistory(f"{CUBE} version {version} has no spending at a known region and industry yet: "
+                                  "deliver card payments and fuse")
+    return cube, version
 
 
 def fit_forecaster(Y_train: pd.DataFrame, config: SpendingConfig):
