@@ -16,3 +16,8 @@ $UV pip install --quiet --python .venv/bin/python --no-deps -e .
 # (its pins conflict with ours): the sharing tests drive it from there.
 [ -x .venv-sharing/bin/python ] || $UV venv --quiet --python 3.11 .venv-sharing
 $UV pip sync --quiet --python .venv-sharing/bin/python infra/sharing-client.lock
+# An existing platform home (LCDP_HOME set, the folder there) upgrades its metadata schema in
+# place (Alembic; lcdp up and every command that opens the database do the same)
+if [ -n "${LCDP_HOME:-}" ] && [ -d "${LCDP_HOME}" ]; then
+  .venv/bin/lcdp db upgrade
+fi

@@ -8,11 +8,11 @@ home is migrated first, and DAGs are serialized before they run (BRIEF §6).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from lcdp.airflow_home import airflow_env
 from lcdp.settings import Settings
 
 
@@ -35,22 +35,6 @@ def _fail_reason(output: str) -> str | None:
     return None
 
 
-def airflow_env(settings: Settings) -> dict[str, str]:
-    home = settings.airflow_home
-    env = dict(os.environ)
-    env.update(settings.as_env())
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "PYTHONWARNINGS": "ignore",
-    })
-    return env
-
-
 def _airflow(settings: Settings, *args: str, log_file: Path | None = None) -> str:
     cmd = [str(Path(sys.executable).with_name("airflow")), *args]
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
@@ -68,9 +52,14 @@ def _airflow(settings: Settings, *args: str, log_file: Path | None = None) -> st
     return output
 
 
+def migrate(settings: Settings, log_file: Path | None = None) -> None:
+    """Create or upgrade Airflow's metadata DB (idempotent)."""
+    _airflow(settings, "db", "migrate", log_file=log_file)
+
+
 def prepare(settings: Settings, log_file: Path | None = None) -> None:
     """Migrate Airflow's metadata DB and serialize the platform's DAGs."""
-    _airflow(settings, "db", "migrate", log_file=log_file)
+    migrate(settings, log_file)
     _airflow(settings, "dags", "reserialize", log_file=log_file)
 
 

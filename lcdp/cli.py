@@ -359,20 +359,29 @@ def demo(
     months: Annotated[int, typer.Option(min=1, max=72, help="Months of history (the credit model needs 21 or more, the spending model 18).")] = 36,
     seed: int = 7,
     dirty: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.02,
+    services: Annotated[bool, typer.Option("--services", help="Run the platform as services (lcdp up): deliver, "
+                                           "and let Airflow's scheduler run every DAG on its own; stop them after.")] = False,
+    poll_seconds: Annotated[int, typer.Option(min=5, help="--services: how often each feed polls its source.")] = 20,
 ) -> None:
     """Generate partner data and run the whole pipeline through Airflow; print a summary."""
     from lcdp.airflow_runner import AirflowError
     from lcdp.demo import run_demo
     from lcdp.generator import WorldParams, default_start
+    from lcdp.ops.scheduled_demo import PipelineFailed, run_services_demo
+    from lcdp.ops.supervisor import ServiceError
 
     c = _ctx(ctx)
     try:
         with err.status("starting") as spinner:
             params = WorldParams(merchants=merchants, months=months, seed=seed, start=default_start(months))
-            summary = run_demo(c.settings, params, dirty,
-                               step=lambda m: (spinner.update(m), err.print(f"• {m}", highlight=False)))
+            step = lambda m: (spinner.update(m), err.print(f"• {m}", highlight=False))  # noqa: E731
+            summary = (run_services_demo(c.settings, params, dirty, poll_seconds=poll_seconds, step=step) if services
+                       else run_demo(c.settings, params, dirty, step=step))
     except AirflowError as exc:
         _fail(f"{exc} (full Airflow output: {c.settings.home_dir / 'demo-airflow.log'})")
+    except (ServiceError, PipelineFailed) as exc:
+        _fail(f"{str(exc).splitlines()[0]} (service logs: {c.settings.home_dir / 'logs'}, task logs: "
+              f"{c.settings.airflow_home / 'logs'})")
     except ValueError as exc:
         _fail(str(exc))
 
@@ -396,6 +405,10 @@ def demo(
             m.add_row(name, str(v["version"]), v["alias"] or "", "  ".join(f"{k} {x:.4f}" for k, x in ours.items()),
                       "  ".join(f"{k} {x:.4f}" for k, x in peers.items()))
         out.print(m)
+        if summary.services:
+            out.print("services (stopped after the demo; 'lcdp up' starts them again): "
+                      + ", ".join(f"{s['name']} {'healthy' if s['healthy'] else 'unhealthy'} at {s['url']}"
+                                  for s in summary.services), highlight=False, soft_wrap=True)
         out.print(f"DAG runs: {summary.dag_runs}; {summary.seconds} s ({summary.stage_seconds})")
 
     _emit(c, summary, render)
@@ -784,13 +797,14 @@ def share_profile(
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Default: LCDP_SERVICE_PORT (8700).")] = None,
 ) -> None:
     """Run the platform API: partner uploads, the consumers' export API and Delta Sharing
     (OpenAPI at /docs and /openapi.json, health at /healthz)."""
     import socket
 
     c = _ctx(ctx)
+    port = port or c.settings.service_port
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
             probe.bind((host, port))
@@ -806,6 +820,80 @@ def serve(
     err.print(f"serving the platform API on http://{host}:{port} (docs: /docs, health: /healthz); "
               f"home {c.settings.home_dir}", highlight=False, soft_wrap=True)
     uvicorn.run(service, host=host, port=port, log_level="warning")
+
+
+@app.command(epilog=GLOBAL_HELP)
+def up(
+    ctx: typer.Context,
+    timeout: Annotated[float, typer.Option(min=10, help="Seconds to wait for every service to be healthy.")] = 300,
+) -> None:
+    """Start the platform's services on this machine, each a health-checked process with its log
+    under <home>/logs: Sail Spark Connect, MLflow, the platform API, and Airflow's api-server,
+    dag-processor and scheduler (which then runs the DAGs on their schedules and Assets). Safe to
+    run again: what runs is left alone, a stale pid is cleaned."""
+    from lcdp.ops import supervisor
+
+    c = _ctx(ctx)
+    try:
+        states = supervisor.up(c.settings, timeout_s=timeout,
+                               on_event=lambda m: err.print(m, highlight=False, soft_wrap=True))
+    except supervisor.ServiceError as exc:
+        running = any(supervisor.run_dir(c.settings).glob("*.json"))
+        _fail(str(exc).splitlines()[0] + (" ('lcdp down' stops the others)" if running else ""))
+    _emit(c, {"services": supervisor.describe(states)}, lambda: _services_table(states))
+
+
+def _services_table(states) -> None:
+    t = Table("service", "state", "health", "pid", "address", "log", title="platform services")
+    for s in states:
+        health = "" if s.healthy is None else ("healthy" if s.healthy else f"unhealthy: {s.detail}")
+        t.add_row(s.name, s.state, health, str(s.pid or ""), s.url, s.log)
+    out.print(t)
+
+
+@app.command(epilog=GLOBAL_HELP)
+def ps(ctx: typer.Context) -> None:
+    """The platform's services: running or not, their health (asked now), address and log."""
+    from lcdp.ops import supervisor
+
+    c = _ctx(ctx)
+    states = supervisor.status(c.settings)
+    _emit(c, {"services": supervisor.describe(states)}, lambda: _services_table(states))
+
+
+@app.command(epilog=GLOBAL_HELP)
+def down(ctx: typer.Context) -> None:
+    """Stop the services 'lcdp up' started for this home (and nothing else)."""
+    from lcdp.ops import supervisor
+
+    c = _ctx(ctx)
+    stopped = supervisor.down(c.settings, on_event=lambda m: err.print(m, highlight=False, soft_wrap=True))
+    _emit(c, {"stopped": stopped},
+          lambda: out.print(f"stopped {', '.join(stopped)}" if stopped else "no service of this home was running"))
+
+
+db_app = typer.Typer(help="The platform's metadata database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade", epilog=GLOBAL_HELP)
+def db_upgrade(ctx: typer.Context) -> None:
+    """Bring the metadata database to the newest schema (Alembic; an old home upgrades in place)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lcdp import metadata, migrations
+
+    c = _ctx(ctx)
+    url = c.settings.metadata_db_url
+    try:
+        before, after = migrations.upgrade(create_engine(url))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot upgrade {metadata.describe_url(url)}: {str(exc).splitlines()[0]}")
+    _emit(c, {"database": metadata.describe_url(url), "before": before, "after": after},
+          lambda: out.print(f"{metadata.describe_url(url)}: {before or 'unversioned'} → {after}"
+                            if before != after else f"{metadata.describe_url(url)}: at {after}, the newest",
+                            highlight=False, soft_wrap=True))
 
 
 @app.command(epilog=GLOBAL_HELP)

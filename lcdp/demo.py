@@ -41,6 +41,7 @@ class DemoSummary(BaseModel):
     partner_data: str
     seconds: float
     stage_seconds: dict[str, float] = Field(default_factory=dict)
+    services: list[dict] = Field(default_factory=list)  # lcdp demo --services: each service's health
 
 
 def _registry_rows(data: Path, manifest: Manifest) -> list[dict]:
@@ -51,22 +52,36 @@ def _registry_rows(data: Path, manifest: Manifest) -> list[dict]:
     return rows
 
 
+def upload_feeds(settings: Settings, data: Path, manifest: Manifest, service_url: str) -> None:
+    """Push ked and gcgf through the upload API, each partner with its own key."""
+    for partner, dataset in (("ked", "credit"), ("gcgf", "guarantees")):
+        token = keys.create(settings.metadata_db_url, "partner", partner)
+        for entry in manifest.for_dataset(partner, dataset):
+            path = data / entry.path
+            with open(path, "rb") as body:
+                response = httpx.post(
+                    f"{service_url}/v1/uploads/{partner}/{dataset}", params={"file_name": path.name},
+                    content=body, timeout=600,
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPES[partner]})
+            if response.status_code not in (200, 201):
+                raise RuntimeError(f"upload of {path.name} answered {response.status_code}: {response.text[:300]}")
+
+
+def drop_files(settings: Settings, data: Path, manifest: Manifest, partner: str, dataset: str) -> None:
+    """Copy a file-drop partner's files into its drop folder (modification times kept: they
+    were written whole before, so the feed need not wait for them to settle)."""
+    drop = settings.drop_root / partner / dataset
+    drop.mkdir(parents=True, exist_ok=True)
+    for entry in manifest.for_dataset(partner, dataset):
+        shutil.copy2(data / entry.path, drop / Path(entry.path).name)
+
+
 def _upload_feeds(settings: Settings, data: Path, manifest: Manifest) -> None:
     """Push ked and gcgf through the upload API of a service started for the demo."""
     from lcdp.service.background import BackgroundService
 
     with BackgroundService(settings) as service:
-        for partner, dataset in (("ked", "credit"), ("gcgf", "guarantees")):
-            token = keys.create(settings.metadata_db_url, "partner", partner)
-            for entry in manifest.for_dataset(partner, dataset):
-                path = data / entry.path
-                with open(path, "rb") as body:
-                    response = httpx.post(
-                        f"{service.url}/v1/uploads/{partner}/{dataset}", params={"file_name": path.name},
-                        content=body, timeout=600,
-                        headers={"Authorization": f"Bearer {token}", "Content-Type": CONTENT_TYPES[partner]})
-                if response.status_code not in (200, 201):
-                    raise RuntimeError(f"upload of {path.name} answered {response.status_code}: {response.text[:300]}")
+        upload_feeds(settings, data, manifest, service.url)
 
 
 def _skipped_models(params: WorldParams, trained: dict) -> dict[str, dict]:
@@ -82,6 +97,10 @@ def _skipped_models(params: WorldParams, trained: dict) -> dict[str, dict]:
     return out
 
 
+def partner_data(settings: Settings, params: WorldParams) -> Path:
+    return settings.home_dir / "demo" / f"seed{params.seed}-m{params.merchants}-n{params.months}"
+
+
 def run_demo(settings: Settings, params: WorldParams, dirty: float,
              step: Callable[[str], None] = lambda _m: None) -> DemoSummary:
     from lcdp.pull.simulator import PortalSimulator
@@ -90,7 +109,7 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
     stages: dict[str, float] = {}
     settings.ensure_dirs()
     log_file = settings.home_dir / "demo-airflow.log"
-    data = settings.home_dir / "demo" / f"seed{params.seed}-m{params.merchants}-n{params.months}"
+    data = partner_data(settings, params)
 
     def stage(name: str, message: str, work: Callable[[], object]) -> object:
         step(message)
@@ -114,10 +133,7 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
     stage("ggdata_http_pull", "ggdata: Airflow pulls the registry from the portal API (simulated, one 5xx)", pull_registry)
 
     def drop_and_pull(partner: str, dataset: str) -> None:
-        drop = settings.drop_root / partner / dataset
-        drop.mkdir(parents=True, exist_ok=True)
-        for entry in manifest.for_dataset(partner, dataset):
-            shutil.copy2(data / entry.path, drop / Path(entry.path).name)
+        drop_files(settings, data, manifest, partner, dataset)
         dag_id = f"lcdp_feed_{partner}_{dataset}"
         # the files were copied whole just now: no need to wait for them to settle
         runs[dag_id] = airflow_runner.run_dag(settings, dag_id, {"settle_seconds": 0}, log_file)["state"]
@@ -152,6 +168,12 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
 
     stage("maintenance", "maintenance: Airflow compacts and vacuums every table (time travel kept)", maintain)
 
+    return summarize(settings, params, data, runs, stages, started, step)
+
+
+def summarize(settings: Settings, params: WorldParams, data: Path, runs: dict[str, str], stages: dict[str, float],
+              started: float, step: Callable[[str], None] = lambda _m: None) -> DemoSummary:
+    """What the lake, the registry and the metadata hold after a demo."""
     step("reading the model registry")
     from models import tracking
 

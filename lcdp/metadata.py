@@ -90,11 +90,14 @@ class Receipt(BaseModel):
 
 @cache
 def engine(url: str) -> Engine:
-    """One engine per URL, with the schema created on first use."""
+    """One engine per URL, its database brought to the newest schema revision on first use
+    (``lcdp.migrations``: an old home upgrades in place)."""
+    from lcdp import migrations
+
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     eng = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(eng)
+    migrations.upgrade(eng)
     return eng
 
 

@@ -44,6 +44,16 @@ def default_engine_memory_bytes() -> int:
     return max(ENGINE_MEMORY_FLOOR, min(ENGINE_MEMORY_CAP, share))
 
 
+def _home_of_airflow() -> Path | None:
+    """The platform home whose Airflow home ``AIRFLOW_HOME`` is (``<home>/airflow``): an Airflow
+    started on its own from the generated home runs our tasks against the right platform."""
+    airflow_home = os.environ.get("AIRFLOW_HOME")
+    if not airflow_home:
+        return None
+    candidate = Path(airflow_home).expanduser().resolve().parent
+    return candidate if platform_home.home_problem(candidate) is None and Path(airflow_home).name == "airflow" else None
+
+
 class Settings(BaseSettings):
     """Platform settings, read from ``LCDP_*`` environment variables (``--home`` sets ``home``).
 
@@ -54,7 +64,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LCDP_", extra="ignore")
 
-    home: Path = Field(default=Path(".lcdp"), description="Root of all platform state.")
+    home: Path = Field(default_factory=lambda: _home_of_airflow() or Path(".lcdp"),
+                       description="Root of all platform state.")
     metadata_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in home.")
     mlflow_tracking_uri: str = Field(default="", description="Empty = SQLite in home.")
     spark_remote: str = Field(
@@ -91,16 +102,47 @@ class Settings(BaseSettings):
         default=10_000,
         description="A portal page with more rows is refused (the portal pages at most 1000).",
     )
+    service_port: int = Field(
+        default=8700,
+        description="Port of `lcdp serve` (and of the service `lcdp up` starts); 8700, clear of "
+        "Airflow's api-server (8080) and MLflow (5000).",
+    )
     public_url: str = Field(
-        default="http://127.0.0.1:8080",
+        default="",
         description="The service's address as consumers reach it: the endpoint of the Delta Sharing "
-        "profiles `lcdp share profile` issues.",
+        "profiles `lcdp share profile` issues. Empty = http://127.0.0.1:<service_port>.",
+    )
+    airflow_port: int = Field(default=8080, description="Airflow api-server (UI and REST API) under `lcdp up`.")
+    mlflow_port: int = Field(default=5000, description="MLflow tracking server (UI) under `lcdp up`.")
+    spark_port: int = Field(default=15002, description="Sail Spark Connect server under `lcdp up`.")
+    airflow_metadata_url: str = Field(
+        default="",
+        description="Airflow's own metadata DB. Empty = the platform's PostgreSQL database when "
+        "LCDP_METADATA_URL points at one (Airflow's tables beside ours), else SQLite in the Airflow home.",
+    )
+    feed_poll_seconds: int = Field(
+        default=0, ge=0,
+        description="When set, every feed DAG polls its source this often instead of its schedule in "
+        "infra/feeds.yaml (for trying the platform under `lcdp up`; read when DAG files are parsed).",
     )
     retention_hours: int = Field(
         default=30 * 24,
         description="Vacuum keeps the files of every table version younger than this (time "
         "travel); versions pinned by a model are kept however old.",
     )
+
+    @property
+    def service_url(self) -> str:
+        """Where consumers reach the service (``public_url``, or loopback on ``service_port``)."""
+        return (self.public_url or f"http://127.0.0.1:{self.service_port}").rstrip("/")
+
+    @property
+    def airflow_db_url(self) -> str:
+        if self.airflow_metadata_url:
+            return self.airflow_metadata_url
+        if self.metadata_url.startswith("postgresql"):
+            return self.metadata_url
+        return f"sqlite:///{self.airflow_home / 'airflow.db'}"
 
     @property
     def home_dir(self) -> Path:
@@ -179,8 +221,10 @@ class Settings(BaseSettings):
             env["LCDP_SPARK_REMOTE"] = self.spark_remote
         if self.pseudonym_key is not None:
             env["LCDP_PSEUDONYM_KEY"] = self.pseudonym_key.get_secret_value()
-        if "public_url" in self.model_fields_set:
-            env["LCDP_PUBLIC_URL"] = self.public_url
+        for name in ("public_url", "service_port", "airflow_port", "mlflow_port", "spark_port",
+                     "airflow_metadata_url", "feed_poll_seconds"):
+            if name in self.model_fields_set:
+                env[f"LCDP_{name.upper()}"] = str(getattr(self, name))
         if "engine_memory_bytes" in self.model_fields_set:  # else the child sizes its own
             env["LCDP_ENGINE_MEMORY_BYTES"] = str(self.engine_memory_bytes)
         return env

@@ -121,6 +121,15 @@ def _start_sail(settings: Settings) -> str:
     return f"sc://{host}:{port}"
 
 
+def _shared_server(settings: Settings) -> str | None:
+    """The Spark Connect server ``lcdp up`` runs for this home, when it is running: a command
+    typed beside the services uses the same engine as the DAG tasks."""
+    from lcdp.ops.supervisor import alive, read_state
+
+    state = read_state(settings, "spark")
+    return state.url if state is not None and alive(state) else None
+
+
 def _check_reachable(remote: str, timeout_s: float = 5.0) -> None:
     """Fail fast on a Spark Connect URL nobody answers (pyspark itself retries for minutes)."""
     parsed = urlparse(remote.replace("sc://", "tcp://", 1))
@@ -142,7 +151,7 @@ def spark(settings: Settings | None = None) -> SparkSession:
         if _session is not None:
             return _session
         settings = settings or Settings()
-        remote = settings.spark_remote or _start_sail(settings)
+        remote = settings.spark_remote or _shared_server(settings) or _start_sail(settings)
         _check_reachable(remote)
         from pyspark.sql import SparkSession
 

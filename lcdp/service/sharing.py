@@ -226,7 +226,7 @@ def profile(settings: Settings, consumer: str, expires_days: float) -> dict:
 
     token = keys.create(settings.metadata_db_url, "consumer", consumer, expires_in_days=expires_days)
     expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=expires_days)
-    return {"shareCredentialsVersion": 1, "endpoint": settings.public_url.rstrip("/") + PREFIX,
+    return {"shareCredentialsVersion": 1, "endpoint": settings.service_url + PREFIX,
             "bearerToken": token, "expirationTime": expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
 
 
