@@ -22,9 +22,11 @@ a shop whose sales stop is the signal, not a gap.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql.window import WindowSpec
 from pyspark.sql import functions as F
 
 from jobs.schema import conform
@@ -35,6 +37,10 @@ PARTITION = "month"
 SNAPSHOT_MAX_AGE_MONTHS = 3
 #: Months the bureau and employment averages look back over (T-11..T).
 AVERAGE_MONTHS = 12
+#: Months the sales windows span (T-5..T) and the repeat customers look back over (T-3..T-1).
+SALES_WINDOW_MONTHS, REPEAT_MONTHS = 6, 3
+#: The farthest any feature of month T looks back: T-11 (the averages).
+LOOKBACK_MONTHS = max(AVERAGE_MONTHS, SALES_WINDOW_MONTHS, SNAPSHOT_MAX_AGE_MONTHS + 3) - 1
 
 OUTPUT_DDL = (
     "business_key string, sigun_cd string, industry_code string, registry_status string, "
@@ -62,31 +68,43 @@ def monthly_sales(transactions: DataFrame) -> DataFrame:
 
 
 def repeat_customers(transactions: DataFrame) -> DataFrame:
-    """Per business and month T: customers of T who also paid there in T-3..T-1."""
+    """Per business and month T: customers of T who also paid there in T-3..T-1.
+
+    Each (business, card) pair's visit months in order: a visit is a return when the pair's
+    previous visit is at most REPEAT_MONTHS months before it. A window over the distinct
+    visits, not a join of visits with earlier visits (tens of millions of rows each, and a
+    join's build side cannot spill), nor the aggregate over every visit and its three
+    following months that it replaced: at 21.8M payments that took 34 s, this 21 s.
+    """
     visits = (transactions.where(F.col("business_key").isNotNull() & (F.col("kind") == "payment"))
               .select("business_key", "card_key", F.col("tx_month").alias("month")).distinct())
-    # each visit makes its card a returning customer in the three following months
-    returning = (visits.select("business_key", "card_key",
-                               F.explode(F.array(*[F.add_months("month", k) for k in (1, 2, 3)])).alias("month"))
-                 .distinct())
-    # an aggregate, not a join of the two (tens of millions of rows each): aggregates spill
-    both = (visits.withColumn("_now", F.lit(1)).withColumn("_before", F.lit(0))
-            .unionByName(returning.withColumn("_now", F.lit(0)).withColumn("_before", F.lit(1))))
-    flags = both.groupBy("business_key", "card_key", "month").agg(F.max("_now").alias("_now"),
-                                                                 F.max("_before").alias("_before"))
-    return (flags.where((F.col("_now") == 1) & (F.col("_before") == 1))
+    by_pair = Window.partitionBy("business_key", "card_key").orderBy("month")
+    returning = F.lag("month").over(by_pair) >= F.add_months("month", -REPEAT_MONTHS)
+    return (visits.withColumn("_returning", returning).where("_returning")
             .groupBy("business_key", "month").agg(F.count("*").cast("bigint").alias("repeat_customers")))
 
 
-def spine(sales: DataFrame, credit: DataFrame, employment: DataFrame) -> DataFrame:
-    """Every (business, month) from the business's first activity to the last month of data."""
+def spine(sales: DataFrame, credit: DataFrame, employment: DataFrame, earlier: DataFrame | None = None,
+          since: dt.date | None = None) -> DataFrame:
+    """Every (business, month) from the business's first activity to the last month of data,
+    with ``first_month`` (``months_active`` counts from it).
+
+    Recomputing from ``since`` on, ``earlier`` holds the table's rows of the months before it
+    (unchanged, by the choice of ``since``): a business's first month is its first row there,
+    and the spine starts LOOKBACK_MONTHS before ``since``, as far back as any window reaches.
+    """
     active = (sales.select("business_key", "month")
               .unionByName(credit.select("business_key", "month"))
               .unionByName(employment.select("business_key", "month")))
+    if earlier is not None:
+        active = active.unionByName(earlier.select("business_key", "month"))
     spans = active.groupBy("business_key").agg(F.min("month").alias("first_month"))
     last = active.agg(F.max("month").alias("last_month"))
-    return spans.crossJoin(last).select("business_key", F.explode(
-        F.sequence("first_month", "last_month", F.expr("interval 1 month"))).alias("month"))
+    start = F.col("first_month")
+    if since is not None:
+        start = F.greatest(start, F.add_months(F.lit(since), -LOOKBACK_MONTHS))
+    return spans.crossJoin(last).select("business_key", "first_month", F.explode(
+        F.sequence(start, "last_month", F.expr("interval 1 month"))).alias("month"))
 
 
 def _carry_forward(frame: DataFrame, snapshot: DataFrame, columns: list[str], month_label: str,
@@ -145,10 +163,33 @@ def _ratio(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, numerator / denominator)
 
 
+def _volatility(values: Column, by_month: WindowSpec, months: int) -> Column:
+    """Standard deviation over mean of the last ``months`` values (fewer at the start).
+
+    Written out from the lagged values instead of ``stddev_pop`` over a sliding frame: the
+    engine's sliding variance adds and retracts each row in turn, so its last bits depend
+    on where the partition starts, and a recomputation from a later month would differ
+    from the full one by an ulp. Sums of the integral sales are exact either way."""
+    lagged = [F.lag(values, k).over(by_month) for k in range(months)]
+    present = sum((F.when(x.isNotNull(), 1).otherwise(0) for x in lagged), F.lit(0))
+    mean = sum((F.coalesce(x, F.lit(0.0)) for x in lagged), F.lit(0.0)) / present
+    variance = sum((F.coalesce((x - mean) * (x - mean), F.lit(0.0)) for x in lagged), F.lit(0.0)) / present
+    return _ratio(F.sqrt(variance), mean)
+
+
 def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credit: DataFrame,
                             guarantees: DataFrame, employment: DataFrame,
-                            stage: Callable[[DataFrame], DataFrame] | None = None) -> DataFrame:
-    """silver tables → gold.merchant_month_features rows, every month of every business.
+                            stage: Callable[[DataFrame], DataFrame] | None = None,
+                            since: dt.date | None = None, earlier: DataFrame | None = None) -> DataFrame:
+    """silver tables → gold.merchant_month_features rows: every month of every business, or,
+    given ``since``, the months from ``since`` on.
+
+    A month's row looks back at most LOOKBACK_MONTHS months, so the months from ``since`` on
+    need the payments of ``since`` - 3 on (the repeat customers), the sales of ``since`` - 5
+    on, which ``earlier`` (the table's rows of the months before ``since``) already holds, and
+    the snapshots of ``since`` - 11 on. The work is then that of the new months, not of the
+    whole history: a daily delivery recomputes one month (test_fusion checks the rows equal a
+    recomputation from scratch).
 
     ``stage`` (given by the edge that runs the job) materializes the sales and snapshot
     windows before the guarantee and registry joins read them. Those joins use the frame
@@ -157,23 +198,57 @@ def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credi
     fair memory pool into slices smaller than one aggregate's first allocation (the
     "FinalHashAggregateStream … 18.3 MB remain" failure of small worlds with long history).
     """
+    if (since is None) != (earlier is None):
+        raise ValueError("recomputing from a month needs both `since` and the `earlier` rows")
     stage = stage or (lambda frame: frame)
-    frame = stage(sales_and_snapshots(transactions, credit, employment, stage))
+    frame = sales_and_snapshots(transactions, credit, employment, stage, since=since, earlier=earlier)
+    if since is not None:
+        frame = frame.where(F.col("month") >= F.lit(since))
+    frame = stage(frame)
     frame = guarantee_signals(frame, guarantees)
     frame = registry_place_and_status(frame, merchants)
     return conform(frame, OUTPUT_DDL)
 
 
+def inputs_from(since: dt.date) -> dict[str, dt.date]:
+    """The first month of each input that the rows from ``since`` on read."""
+    back = lambda months: _add_months(since, -months)  # noqa: E731
+    return {"transactions": back(REPEAT_MONTHS), "earlier": back(SALES_WINDOW_MONTHS - 1),
+            "snapshots": back(LOOKBACK_MONTHS)}
+
+
+def _add_months(month: dt.date, n: int) -> dt.date:
+    y, m = divmod(month.year * 12 + month.month - 1 + n, 12)
+    return dt.date(y, m + 1, 1)
+
+
 def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: DataFrame,
-                        stage: Callable[[DataFrame], DataFrame] | None = None) -> DataFrame:
+                        stage: Callable[[DataFrame], DataFrame] | None = None,
+                        since: dt.date | None = None, earlier: DataFrame | None = None) -> DataFrame:
     """The spine with sales, their windows, and the bureau and employment values carried
     forward: every feature that comes from the business's own monthly history. ``stage``
     materializes the repeat-customer counts, then the monthly aggregates, before the windows
-    run over them: each query then holds few memory consumers at once."""
+    run over them: each query then holds few memory consumers at once.
+
+    Given ``since``, only the rows from ``since`` on are right (the caller keeps those): the
+    months before it carry just what the windows read, their sales from ``earlier``."""
     stage = stage or (lambda frame: frame)
+    if since is not None:
+        starts = inputs_from(since)
+        transactions = transactions.where(F.col("tx_month") >= F.lit(starts["transactions"]))
+        credit = credit.where(F.col("month") >= F.lit(starts["snapshots"]))
+        employment = employment.where(F.col("month") >= F.lit(starts["snapshots"]))
     sales = monthly_sales(transactions)
-    repeat = stage(repeat_customers(transactions))  # the widest aggregate: a query of its own
-    frame = (spine(sales, credit, employment)
+    repeat = repeat_customers(transactions)
+    if since is not None:
+        is_new = F.col("month") >= F.lit(since)
+        sales, repeat = sales.where(is_new), repeat.where(is_new)
+        earlier = earlier.where(F.col("month") < F.lit(since))
+        known = earlier.where(F.col("month") >= F.lit(inputs_from(since)["earlier"])).select(
+            "business_key", "month", "sales_amount")
+        sales = sales.unionByName(known, allowMissingColumns=True)
+    repeat = stage(repeat)  # the widest aggregate: a query of its own
+    frame = (spine(sales, credit, employment, earlier, since)
              .join(sales, on=["business_key", "month"], how="left")
              .join(repeat, on=["business_key", "month"], how="left"))
     frame = stage(frame.fillna(0, subset=["sales_amount", "payments", "customers", "policy_fund_amount",
@@ -182,7 +257,8 @@ def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: 
     last = lambda n: by_month.rowsBetween(-(n - 1), Window.currentRow)  # noqa: E731
     sales_amount = F.col("sales_amount").cast("double")
     frame = (frame
-             .withColumn("months_active", F.row_number().over(by_month).cast("int"))
+             # the spine has every month from the first: this is the row's number in it
+             .withColumn("months_active", (F.months_between("month", "first_month") + 1).cast("int"))
              .withColumn("repeat_customer_ratio", _ratio(F.col("repeat_customers").cast("double"), F.col("customers")))
              .withColumn("policy_fund_share", _ratio(F.col("policy_fund_amount").cast("double"), sales_amount))
              .withColumn("_previous", F.lag(sales_amount, 1).over(by_month))
@@ -191,8 +267,8 @@ def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: 
              .withColumn("_before3", F.avg(sales_amount).over(by_month.rowsBetween(-5, -3)))
              .withColumn("sales_growth_3m", F.when(F.col("months_active") >= 6,
                                                    _ratio(F.col("_recent3"), F.col("_before3")) - 1))
-             .withColumn("sales_volatility_6m", F.when(F.col("months_active") >= 3, _ratio(
-                 F.stddev_pop(sales_amount).over(last(6)), F.avg(sales_amount).over(last(6))))))
+             .withColumn("sales_volatility_6m", F.when(F.col("months_active") >= 3,
+                                                       _volatility(sales_amount, by_month, SALES_WINDOW_MONTHS))))
     frame = _carry_forward(frame, credit, ["credit_grade", "delinquency_count", "delinquency_days",
                                            "loan_balance", "years_in_business"], "credit_month",
                            averaged=("credit_grade", "delinquency_count"))

@@ -58,6 +58,16 @@ def events(bronze: DataFrame) -> DataFrame:
     return first_per_key(rows, KEY)
 
 
+def local_month(ts: Column) -> Column:
+    """The first day of the Korean month of a UTC timestamp (``tx_month``)."""
+    return F.trunc(F.to_date(F.from_utc_timestamp(ts, LOCAL_TZ)), "month")
+
+
+def months_of(events: DataFrame) -> set:
+    """The ``tx_month`` values the silver rows of these events can have (a small frame)."""
+    return {r[0] for r in events.select(local_month(F.col("tx_ts"))).distinct().collect()}
+
+
 def net_refunds(events: DataFrame) -> DataFrame:
     """Payments with their refunds folded in, plus the refunds whose payment is unknown."""
     payments = events.where(~F.col("is_refund"))
@@ -86,7 +96,7 @@ def place(netted: DataFrame, merchants: DataFrame) -> DataFrame:
     return (current.join(netted, on="merchant_key", how="right")
             .withColumn("merchant_known", F.col("business_key").isNotNull())
             .withColumn("tx_date", F.to_date(local))
-            .withColumn("tx_month", F.trunc(F.to_date(local), "month"))
+            .withColumn("tx_month", local_month(F.col("tx_ts")))
             .withColumn("tx_hour", F.hour(local).cast("int"))
             .withColumn("is_weekend", F.dayofweek(local).isin(1, 7))
             .transform(lambda rows: conform(rows, OUTPUT_DDL)))

@@ -157,6 +157,45 @@ def test_incremental_runs_give_the_same_tables_as_one_full_run(world, tmp_path):
     assert snapshot(settings, FUSED) == snapshot(scratch, FUSED)
 
 
+def test_one_more_day_recomputes_its_months_only_and_equals_a_fusion_from_scratch(tmp_path):
+    """A lake of 14 months, then one more day of card payments: the features recompute from
+    that day's month on (reading back only as far as their windows reach), the cube only the
+    months the day touched; then a late bureau restatement of an earlier month recomputes
+    from that month. After each, every table equals a fusion of the same bronze from scratch."""
+    data = tmp_path / "data"
+    manifest = generate(data, WorldParams(merchants=60, months=14, seed=5), dirty=0.02)
+    settings = Settings(home=tmp_path / "home", pseudonym_key=KEY)
+    days = sorted(e.path for e in manifest.for_dataset("kona", "transactions"))
+    last_day = dt.datetime.strptime(Path(days[-1]).stem[-8:], "%Y%m%d").date()
+    late_credit = sorted(e.path for e in manifest.for_dataset("ked", "credit"))[-6]
+    ingest_all(settings, data, manifest, lambda e: e.path not in (days[-1], late_credit))
+    assert {r.mode for r in fusion.run_all(settings)} == {"full"}
+
+    def scratch_equals(label: str) -> None:
+        scratch = copy_home(settings, tmp_path / label)
+        for layer in ("silver", "gold"):
+            shutil.rmtree(scratch.lake_root / layer)
+        assert {r.mode for r in fusion.run_all(scratch)} == {"full"}
+        assert snapshot(settings, FUSED) == snapshot(scratch, FUSED)
+
+    ingest_files(settings, "kona", "transactions", [data / days[-1]])
+    steps = {r.table: r for r in fusion.run_all(settings)}
+    features, cube = steps["gold.merchant_month_features"], steps["gold.spending_cube"]
+    assert features.mode == cube.mode == "incremental"
+    # refunds in the day may reach the month before; nothing reaches further back
+    assert features.scope in (f"months from {last_day:%Y-%m}",
+                              f"months from {(last_day.replace(day=1) - dt.timedelta(days=1)):%Y-%m}")
+    assert cube.scope in ("1 month(s)", "2 month(s)")
+    scratch_equals("scratch-day")
+
+    ingest_files(settings, "ked", "credit", [data / late_credit])
+    steps = {r.table: r for r in fusion.run_all(settings)}
+    month = dt.datetime.strptime(Path(late_credit).stem[-6:], "%Y%m").date()
+    assert steps["gold.merchant_month_features"].scope == f"months from {month:%Y-%m}"
+    assert steps["gold.spending_cube"].status == "up to date"
+    scratch_equals("scratch-credit")
+
+
 def _resend_with_new_bytes(src: Path, dst: Path) -> Path:
     """The same records in different bytes, so the platform cannot tell by sha256."""
     if src.suffix == ".parquet":
