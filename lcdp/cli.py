@@ -417,12 +417,18 @@ def demo(
 @app.command(epilog=GLOBAL_HELP)
 def bench(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="Stage to measure: ingest, upload, fusion, train, export.")] = "ingest",
+    stage: Annotated[str | None, typer.Argument(
+        help="Stage to measure: ingest, upload, fusion, train, export. Without one: every stage, "
+        "with a JSON report and a Markdown summary in bench/results.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="The suite at small sizes (a few minutes).")] = False,
+    results: Annotated[Path | None, typer.Option(
+        help="The suite: folder for the report and summary (default: bench/results of this checkout).")] = None,
     rows: Annotated[int, typer.Option(help="ingest: rows in the kona file; train: business-months.")] = 1_000_000,
     megabytes: Annotated[int, typer.Option(help="upload: size of the uploaded file in MiB.")] = 1024,
     merchants: Annotated[int, typer.Option(help="fusion: merchants in the generated lake.")] = 20_000,
     months: Annotated[int, typer.Option(help="fusion: months in the generated lake.")] = 24,
-    work: Annotated[Path | None, typer.Option(help="fusion: folder for the bench lake (kept for reruns).")] = None,
+    work: Annotated[Path | None, typer.Option(
+        help="fusion and the suite: folder for the bench lakes (kept for reruns with the same sizes).")] = None,
     grid: Annotated[bool, typer.Option(
         "--grid", help="fusion: every cell of merchants {300, 1000, 5000} × months {6, 12, 24, 60}, "
         "with the slopes of time against each (tens of minutes).")] = False,
@@ -431,12 +437,18 @@ def bench(
     seconds: Annotated[float, typer.Option(min=1, help="export: time limit per side.")] = 60.0,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
-    """Measure a stage against a plain peer in the same run; prints JSON results."""
+    """Measure a stage against a plain peer in the same run and print JSON; without a stage,
+    every stage, written to bench/results as a JSON report and a Markdown summary."""
     from lcdp.bench.stages import BENCHES, STAGES
 
     c = _ctx(ctx)
+    if stage is None:
+        _bench_suite(c, quick, results, work, out_file)
+        return
     if stage not in STAGES:
         _fail(f"unknown bench stage {stage!r} (known: {', '.join(STAGES)})")
+    if quick or results:
+        _fail("--quick and --results are for the whole suite: lcdp bench --quick")
     if grid and stage != "fusion":
         _fail("--grid is for the fusion stage: lcdp bench fusion --grid")
     with err.status(f"benchmarking {stage}") as status:
@@ -471,6 +483,33 @@ def bench(
     if out_file:
         out_file.write_text(json.dumps(result, indent=2))
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
+def _bench_suite(c: Ctx, quick: bool, results: Path | None, work: Path | None, out_file: Path | None) -> None:
+    from lcdp.bench import suite
+
+    names = list(suite.stage_runs(c.settings, suite.QUICK, None))
+    done: list[str] = []
+    with err.status(f"benchmarking {names[0]} (1/{len(names)})") as status:
+        def stage_done(name: str, result: dict) -> None:
+            done.append(name)
+            outcome = f"FAILED: {result['error']}" if "error" in result else f"{result['wall_seconds']} s"
+            err.print(f"[{len(done)}/{len(names)}] {name}: {outcome}", highlight=False, markup=False)
+            if len(done) < len(names):
+                status.update(f"benchmarking {names[len(done)]} ({len(done) + 1}/{len(names)})")
+
+        report, json_path, md_path = suite.run_suite(c.settings, quick=quick, out_dir=results or suite.RESULTS,
+                                                     work=work, progress=stage_done)
+    err.print(f"report: {json_path}\nsummary: {md_path}", highlight=False, markup=False)
+    if out_file:
+        out_file.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    if c.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    else:
+        out.print(md_path.read_text(), highlight=False, markup=False, soft_wrap=True)
+    failed = [name for name, r in report["stages"].items() if "error" in r]
+    if failed:
+        _fail(f"{len(failed)} stage(s) failed: {', '.join(failed)} (reasons in {json_path})")
 
 
 MODEL_NAMES = ("credit-risk", "spending-pattern")

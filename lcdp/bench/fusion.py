@@ -14,6 +14,7 @@ compared (row counts, spending per region and month), so the ratio compares equa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -86,15 +87,31 @@ def _kona_bronze(world, settings: Settings) -> int:
     return written
 
 
+def _write_day_file(world, folder: Path) -> Path:
+    """The world's last day of card payments as the operator's daily CP949 file."""
+    from lcdp.generator.writers import KONA_COLUMNS, kona_frame
+
+    frame = kona_frame(world)
+    day = frame["_date"].iloc[0]
+    path = folder / f"kona_tx_{day:%Y%m%d}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="cp949", newline="") as fh:
+        frame[KONA_COLUMNS].to_csv(fh, index=False, lineterminator="\r\n")
+    return path
+
+
 def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
-    """The bench lake's bronze tables (kept between runs with the same parameters)."""
-    from lcdp.lake import catalog
+    """The bench lake's bronze tables (kept between runs with the same parameters), all but
+    the last day of card payments, which waits beside them as a daily kona file
+    (``day_file``) for the incremental run."""
+    from lcdp.lake import catalog, engine
     from lcdp.generator.world import WorldParams, build_world
     from lcdp.generator.writers import _Writer, write_gcgf, write_ggdata, write_gjf, write_ked
     from lcdp.ingest import ingest_files
 
+    was_running = engine.running()
     marker = home / "bench-bronze.json"
-    params = {"merchants": merchants, "months": months, "seed": seed}
+    params = {"merchants": merchants, "months": months, "seed": seed, "layout": "last-day-held-out"}
     if marker.exists() and json.loads(marker.read_text()).get("params") == params:
         return json.loads(marker.read_text())
     shutil.rmtree(home, ignore_errors=True)
@@ -109,12 +126,15 @@ def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
         write(writer)
     for feed in sorted({(f.partner, f.dataset) for f in writer.files}):
         ingest_files(settings, *feed, [files / f.path for f in writer.files if (f.partner, f.dataset) == feed])
-    payments = _kona_bronze(world, settings)
-    from lcdp.lake import engine
-
-    engine.stop()
+    last_day = world.transactions["day_idx"].to_numpy() == world.transactions["day_idx"].max()
+    day_file = _write_day_file(dataclasses.replace(world, transactions=world.transactions[last_day]),
+                               files / "kona" / "transactions")
+    payments = _kona_bronze(dataclasses.replace(world, transactions=world.transactions[~last_day]), settings)
+    if not was_running:  # the measured runs are processes of their own: free this engine's memory
+        engine.stop()
     info = {"params": params, "bronze_rows": {n: catalog.row_count(n, settings) for n in catalog.tables()
-                                               if n.startswith("bronze.")}, "payments_written": payments}
+                                               if n.startswith("bronze.")}, "payments_written": payments,
+            "day_file": str(day_file), "day_rows": int(last_day.sum())}
     marker.write_text(json.dumps(info))
     return info
 
@@ -251,26 +271,56 @@ LEFT JOIN status st USING (business_key, month);
 """
 
 
-def bench_fusion(settings: Settings, merchants: int, months: int, seed: int = 7, keep: Path | None = None) -> dict:
-    """Fusion from scratch (Sail, Delta) against the gold computation in DuckDB."""
+def bench_fusion(settings: Settings, merchants: int, months: int, seed: int = 7, keep: Path | None = None,
+                 day: bool = True) -> dict:
+    """Fusion from scratch (Sail, Delta) against the gold computation in DuckDB; then, with
+    ``day``, one more daily kona file ingested and fused into a copy of that lake, against
+    the same full fusion, and its gold checked against DuckDB's on the grown bronze."""
     work = keep or Path(tempfile.gettempdir()) / "lcdp-bench-fusion"
     home = work / "home"
     bronze = build_bronze(home, merchants, months, seed)
     for layer in ("silver", "gold"):
         shutil.rmtree(home / "lake" / layer, ignore_errors=True)
-    peer_out = work / "duckdb-gold"
-    shutil.rmtree(peer_out, ignore_errors=True)
-    peer_out.mkdir(parents=True)
-    ours = _measure(f"""
+    ours = _measure_fusion(home, full=True)
+    peer, agreement = _duckdb_gold(home, work / "duckdb-gold")
+    result = {
+        "stage": "fusion",
+        "input": {"merchants": merchants, "months": months, "seed": seed, "bronze_rows": bronze["bronze_rows"]},
+        "lcdp_fusion": ours,
+        "duckdb_gold": peer,
+        "ratio_seconds": round(ours["seconds"] / peer["seconds"], 2),
+        "ratio_peak_rss": round(ours["peak_rss_mib"] / peer["peak_rss_mib"], 2),
+        "same_result": agreement,
+        "note": "lcdp_fusion runs every step from scratch through the embedded Sail engine: five silver "
+                "tables and two gold tables written to Delta with lineage commits (peak memory includes "
+                "the engine, in-process). duckdb_gold computes only the two gold tables, in memory, "
+                "from the same bronze Delta tables (read through delta-rs), and writes them as Parquet. "
+                "Seconds exclude imports, engine start and reading the lake's log.",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    if day:
+        result["one_more_day"] = _one_more_day(work, home, Path(bronze["day_file"]), ours)
+    return result
+
+
+def _measure_fusion(home: Path, full: bool) -> dict:
+    return _measure(f"""
         from pathlib import Path
         from lcdp.settings import Settings
         from lcdp.lake import engine, fusion
         settings = Settings(home=Path({str(home)!r}), pseudonym_key={BENCH_KEY!r})
         engine.spark(settings)
-    """, """
-        steps = fusion.run_all(settings, full=True)
-        result = {"steps": {s.table: {"seconds": s.seconds, "rows": s.rows} for s in steps}}
+    """, f"""
+        steps = fusion.run_all(settings, full={full!r})
+        result = {{"steps": {{s.table: {{"seconds": s.seconds, "rows": s.rows, "mode": s.mode, "scope": s.scope}}
+                             for s in steps}}}}
     """)
+
+
+def _duckdb_gold(home: Path, out: Path) -> tuple[dict, dict]:
+    """DuckDB's gold from the home's bronze (measured in its own process), compared with ours."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     tables = {"bronze_kona": "kona_transactions", "bronze_merchants": "ggdata_merchants", "bronze_credit": "ked_credit",
               "bronze_guarantees": "gcgf_guarantees", "bronze_employment": "gjf_employment"}
     peer = _measure(f"""
@@ -285,25 +335,55 @@ def bench_fusion(settings: Settings, merchants: int, months: int, seed: int = 7,
     """, f"""
         con.execute({DUCKDB_GOLD!r})
         for table in ("merchant_month_features", "spending_cube"):
-            con.execute(f"COPY {{table}} TO '{peer_out}/{{table}}.parquet' (FORMAT parquet)")
+            con.execute(f"COPY {{table}} TO '{out}/{{table}}.parquet' (FORMAT parquet)")
         result = {{"rows": {{t: con.execute(f"SELECT count(*) FROM {{t}}").fetchone()[0]
                             for t in ("merchant_month_features", "spending_cube")}}}}
     """)
-    agreement = _compare(home, peer_out)
+    return peer, _compare(home, out)
+
+
+def _link_copy(source: Path, target: Path) -> None:
+    """A copy of a home whose Delta data files are hard links (they are never rewritten) and
+    everything else real copies (logs, checkpoints and the metadata database are)."""
+    def copy(src: str, dst: str) -> None:
+        if src.endswith(".parquet") and "/_delta_log/" not in src:
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, copy_function=copy)
+
+
+def _one_more_day(work: Path, home: Path, day_file: Path, full: dict) -> dict:
+    """The held-out last day, as its daily kona file: ingested into a copy of the fused lake,
+    then fused incrementally, each in a fresh process; the grown lake's gold against DuckDB's
+    from scratch on the same bronze."""
+    day_home = work / "home-day"
+    _link_copy(home, day_home)
+    try:
+        ingest = _measure(f"""
+            from pathlib import Path
+            from lcdp.settings import Settings
+            from lcdp.ingest import ingest_file
+            from lcdp.lake import engine
+            settings = Settings(home=Path({str(day_home)!r}), pseudonym_key={BENCH_KEY!r})
+            engine.spark(settings)
+        """, f"""
+            r = ingest_file(settings, "kona", "transactions", Path({str(day_file)!r}))
+            result = {{"rows": r.rows_valid, "rows_quarantined": r.rows_quarantined}}
+        """)
+        fused = _measure_fusion(day_home, full=False)
+        peer, agreement = _duckdb_gold(day_home, work / "duckdb-gold-day")
+    finally:
+        shutil.rmtree(day_home, ignore_errors=True)
     return {
-        "stage": "fusion",
-        "input": {"merchants": merchants, "months": months, "seed": seed, "bronze_rows": bronze["bronze_rows"]},
-        "lcdp_fusion": ours,
-        "duckdb_gold": peer,
-        "ratio_seconds": round(ours["seconds"] / peer["seconds"], 2),
-        "ratio_peak_rss": round(ours["peak_rss_mib"] / peer["peak_rss_mib"], 2),
+        "day_file": day_file.name, "ingest": ingest, "lcdp_fusion": fused, "duckdb_gold_from_scratch": peer,
+        "ratio_seconds_vs_full_fusion": round(fused["seconds"] / full["seconds"], 3),
         "same_result": agreement,
-        "note": "lcdp_fusion runs every step from scratch through the embedded Sail engine: five silver "
-                "tables and two gold tables written to Delta with lineage commits (peak memory includes "
-                "the engine, in-process). duckdb_gold computes only the two gold tables, in memory, "
-                "from the same bronze Delta tables (read through delta-rs), and writes them as Parquet. "
-                "Seconds exclude imports, engine start and reading the lake's log.",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "note": "one daily kona file ingested, then `lcdp fuse` (incremental) on the lake the full "
+                "fusion made; the ratio is the incremental fusion's seconds over the full fusion's. "
+                "same_result compares its gold with DuckDB's computed from scratch on the same bronze.",
     }
 
 
@@ -368,7 +448,7 @@ def bench_fusion_grid(settings: Settings, merchants: tuple[int, ...] = GRID_MERC
         for n in months:
             cell: dict = {"merchants": m, "months": n}
             try:
-                result = bench_fusion(settings, m, n, seed, keep=work / f"m{m}-n{n}")
+                result = bench_fusion(settings, m, n, seed, keep=work / f"m{m}-n{n}", day=False)
             except RuntimeError as exc:
                 text = str(exc)
                 cell.update(passed=False, error=permanent_failure(exc) or text.strip().splitlines()[-1][:400])

@@ -165,6 +165,12 @@ def spark(settings: Settings | None = None) -> SparkSession:
         return session
 
 
+def running() -> bool:
+    """Whether this process has a session open (a caller that starts the engine for a while
+    stops it afterwards only if it was not already running)."""
+    return _session is not None
+
+
 def stop() -> None:
     """Stop the session, then the embedded server (in that order, or pyspark's exit hook
     keeps retrying against a closed port)."""

@@ -1,0 +1,40 @@
+"""``lcdp bench`` as one suite: every stage measured beside its peer, one JSON report and a
+Markdown summary that says the same."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lcdp.bench.suite import Sizes, machine_slug, rows, run_suite
+from lcdp.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("spark")  # the export stage fuses in this process; stopped at the end
+
+TINY = Sizes(ingest_rows=5000, upload_megabytes=4, fusion_merchants=300, fusion_months=6, train_rows=6000,
+             export_requests=40, export_seconds=10.0)
+
+
+def test_the_suite_measures_every_stage_and_writes_one_report_and_its_summary(tmp_path):
+    report, json_path, md_path = run_suite(Settings(home=tmp_path / "home"), out_dir=tmp_path / "results",
+                                           work=tmp_path / "work", sizes=TINY)
+    assert json.loads(json_path.read_text()) == report
+    assert json_path.stem == md_path.stem == f"{report['date']}-{machine_slug(report['machine'])}"
+    assert list(report["stages"]) == ["ingest", "upload", "fusion", "train", "export"]
+    assert {name: r.get("error") for name, r in report["stages"].items()} == dict.fromkeys(report["stages"])
+
+    fusion = report["stages"]["fusion"]
+    day = fusion["one_more_day"]
+    assert fusion["same_result"]["equal"] and day["same_result"]["equal"]
+    assert day["ingest"]["rows"] > 0
+    modes = {t: s["mode"] for t, s in day["lcdp_fusion"]["steps"].items()}
+    assert modes["gold.merchant_month_features"] == modes["gold.spending_cube"] == "incremental"
+
+    lines = rows(report)
+    assert {line["stage"] for line in lines} == set(report["stages"])
+    assert all(line["seconds"] > 0 and line["peer_seconds"] > 0 and line["ratio"] > 0 for line in lines)
+    summary = md_path.read_text()
+    assert f"{report['machine']['cpus']} CPUs" in summary
+    for line in lines:
+        assert f"| {line['stage']} | {line['what']} |" in summary and f"{line['ratio']:.2f} |" in summary
