@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from deltalake import DeltaTable
 
@@ -44,3 +46,21 @@ def test_engine_is_started_once_per_process(spark):
 def test_unreachable_spark_connect_url_fails_fast_and_says_what_to_do():
     with pytest.raises(engine.EngineError, match="cannot reach the Spark Connect server at 127.0.0.1:9"):
         engine._check_reachable("sc://127.0.0.1:9", timeout_s=1)
+
+
+def test_every_version_reads_after_a_checkpoint(settings, spark):
+    """Writes checkpoint every 10 commits, and Sail alone cannot read a version behind one
+    ("Missing commit file"): fusion compares a snapshot's old and new versions, models read
+    pinned ones. Every version must read, with its own rows and the table's types."""
+    name = "silver.credit_monthly"
+    uri = catalog.table(name).uri(settings)
+    for i in range(12):
+        spark.createDataFrame([(i, dt.date(2024, 1, 1 + i))], "k long, d date").write.format("delta") \
+            .mode("overwrite").save(uri)
+    assert catalog._checkpointed_after(uri, 3) and not catalog._checkpointed_after(uri, 10)
+    for v in range(12):
+        df = catalog.read(spark, name, settings, v)
+        assert [tuple(r) for r in df.collect()] == [(v, dt.date(2024, 1, 1 + v))]
+        assert df.schema.simpleString() == "struct<k:bigint,d:date>"
+    old, new = catalog.read(spark, name, settings, 3), catalog.read(spark, name, settings, 11)
+    assert new.subtract(old).count() == 1 and old.subtract(old).count() == 0

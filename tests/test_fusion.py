@@ -305,7 +305,9 @@ def test_a_fusion_killed_mid_write_leaves_readable_tables_and_the_next_run_compl
         # commits the same content, so every version any kill left must equal it
         assert snapshot(settings, FUSED) == expected
     assert killed_in_writes >= 1, "no kill landed during the writes; the test timing is off"
-    subprocess.run([LCDP, "fuse"], env=env, check=True, capture_output=True, timeout=600)
+    after_kills = subprocess.run([LCDP, "fuse"], env=env, capture_output=True, text=True, timeout=600)
+    errors = settings.home_dir / "logs" / "lcdp-errors.log"  # where an unexpected error's traceback goes
+    assert after_kills.returncode == 0, after_kills.stderr[-2000:] + (errors.read_text()[-4000:] if errors.exists() else "")
     assert snapshot(settings, FUSED) == expected
     # the killed writers' files are garbage for vacuum, not data: with no retention, every
     # file left on disk is one the current version reads

@@ -175,10 +175,31 @@ def delete_upload(name: str, settings: Settings, upload_id: str) -> int:
 
 def read(spark: SparkSession, name: str, settings: Settings, version: int | None = None) -> DataFrame:
     """A lake table as a DataFrame, optionally as of a Delta version (time travel)."""
+    uri = table(name).uri(settings)
+    if version is not None and _checkpointed_after(uri, version):
+        return _read_through_delta_rs(spark, uri, version)
     reader = spark.read.format("delta")
     if version is not None:
         reader = reader.option("versionAsOf", version)
-    return reader.load(table(name).uri(settings))
+    return reader.load(uri)
+
+
+def _checkpointed_after(uri: str, version: int) -> bool:
+    """Whether the table has a checkpoint newer than ``version``. Sail (0.7.2) cannot time-travel
+    behind a checkpoint: on a table overwritten 12 times (checkpoint at 10), reading version 3
+    fails with "Missing commit file: expected version 0, found 2" when the plan runs, while
+    versions 0, 10 and 11, and delta-rs at any version, read fine. Writes make a checkpoint
+    every 10 commits, so fusion comparing a snapshot's old and new versions met it."""
+    log = Path(uri) / "_delta_log"
+    return any(int(p.name.split(".", 1)[0]) > version for p in log.glob("*.checkpoint*.parquet"))
+
+
+def _read_through_delta_rs(spark: SparkSession, uri: str, version: int) -> DataFrame:
+    """An old version read by delta-rs and handed to the engine as Arrow (the tables read at
+    old versions are the small snapshots fusion compares, and pinned model inputs)."""
+    from deltalake import DeltaTable
+
+    return spark.createDataFrame(DeltaTable(uri, version=version).to_pyarrow_table())
 
 
 def append(df: DataFrame, name: str, settings: Settings) -> int:
