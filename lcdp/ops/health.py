@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import httpx
 
-TIMEOUT_S = 3.0
+#: Seconds one probe waits (the Airflow chart's probes wait 5 by default).
+TIMEOUT_S = 5.0
 
 
 def http_ok(url: str) -> tuple[bool, str]:

@@ -127,6 +127,22 @@ def _start(settings: Settings, service: Service) -> ServiceState:
     return state
 
 
+#: A running service is called unhealthy only after this many probes a second apart fail, as
+#: a Kubernetes probe's failureThreshold: on two cores a busy Airflow api-server can miss one
+#: answer while the scheduler starts the first task processes.
+PROBE_TRIES = 3
+
+
+def _probe(service: Service) -> tuple[bool, str]:
+    for attempt in range(1, PROBE_TRIES + 1):
+        ok, detail = service.check()
+        if ok:
+            return ok, detail if attempt == 1 else f"{detail} (on try {attempt})"
+        if attempt < PROBE_TRIES:
+            time.sleep(1.0)
+    return ok, f"{detail} ({PROBE_TRIES} tries)"
+
+
 def status(settings: Settings, check_health: bool = True) -> list[ServiceStatus]:
     out = []
     for service in services(settings):
@@ -139,7 +155,7 @@ def status(settings: Settings, check_health: bool = True) -> list[ServiceStatus]
             out.append(ServiceStatus(name=service.name, state="stale", pid=state.pid, url=state.url, log=state.log,
                                      detail="its process is gone (lcdp up starts it again)", note=service.note))
             continue
-        healthy, detail = service.check() if check_health else (None, "")
+        healthy, detail = _probe(service) if check_health else (None, "")
         out.append(ServiceStatus(name=service.name, state="running", healthy=healthy, detail=detail, pid=state.pid,
                                  url=state.url, log=state.log, note=service.note))
     return out
