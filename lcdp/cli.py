@@ -418,7 +418,7 @@ def demo(
 def bench(
     ctx: typer.Context,
     stage: Annotated[str | None, typer.Argument(
-        help="Stage to measure: ingest, upload, fusion, train, export. Without one: every stage, "
+        help="Stage to measure: ingest, upload, fusion, train, export, growth. Without one: every stage, "
         "with a JSON report and a Markdown summary in bench/results.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="The suite at small sizes (a few minutes).")] = False,
     results: Annotated[Path | None, typer.Option(
@@ -426,15 +426,19 @@ def bench(
     rows: Annotated[int, typer.Option(help="ingest: rows in the kona file; train: business-months.")] = 1_000_000,
     megabytes: Annotated[int, typer.Option(help="upload: size of the uploaded file in MiB.")] = 1024,
     merchants: Annotated[int, typer.Option(help="fusion: merchants in the generated lake.")] = 20_000,
-    months: Annotated[int, typer.Option(help="fusion: months in the generated lake.")] = 24,
+    months: Annotated[int, typer.Option(help="fusion, growth: months in the generated lake.")] = 24,
     work: Annotated[Path | None, typer.Option(
-        help="fusion and the suite: folder for the bench lakes (kept for reruns with the same sizes).")] = None,
+        help="fusion, growth and the suite: folder for the bench lakes (fusion's are kept for reruns "
+        "with the same sizes).")] = None,
     grid: Annotated[bool, typer.Option(
         "--grid", help="fusion: every cell of merchants {300, 1000, 5000} × months {6, 12, 24, 60}, "
         "with the slopes of time against each (tens of minutes).")] = False,
     requests: Annotated[int, typer.Option(min=1, help="export: requests per side.")] = 2000,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="export: concurrent connections.")] = 16,
     seconds: Annotated[float, typer.Option(min=1, help="export: time limit per side.")] = 60.0,
+    base: Annotated[int, typer.Option(min=10, help="growth: merchants at 1× (then 4× and 16×).")] = 500,
+    plot: Annotated[Path | None, typer.Option(
+        help="growth: where to write the PNG (default: beside --out, else lcdp-growth.png in the temp folder).")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure a stage against a plain peer in the same run and print JSON; without a stage,
@@ -451,6 +455,8 @@ def bench(
         _fail("--quick and --results are for the whole suite: lcdp bench --quick")
     if grid and stage != "fusion":
         _fail("--grid is for the fusion stage: lcdp bench fusion --grid")
+    if plot and stage != "growth":
+        _fail("--plot is for the growth stage: lcdp bench growth --plot FILE")
     with err.status(f"benchmarking {stage}") as status:
         if stage == "fusion" and grid:
             from lcdp.bench.fusion import GRID_MERCHANTS, GRID_MONTHS, bench_fusion_grid
@@ -470,6 +476,15 @@ def bench(
             from lcdp.bench.fusion import bench_fusion
 
             result = bench_fusion(c.settings, merchants, months, keep=work)
+        elif stage == "growth":
+            import tempfile
+
+            from lcdp.bench.growth import bench_growth
+
+            plot = plot or (out_file.with_suffix(".png") if out_file else Path(tempfile.gettempdir()) / "lcdp-growth.png")
+            result = bench_growth(base, months, work=work, plot_path=plot,
+                                  progress=lambda m: status.update(f"benchmarking growth: {m}"))
+            err.print(f"plot: {plot}", highlight=False, markup=False)
         elif stage == "train":
             from models.bench import bench_train
 

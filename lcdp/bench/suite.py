@@ -34,12 +34,15 @@ class Sizes:
     train_rows: int
     export_requests: int
     export_seconds: float
+    growth_merchants: int
+    growth_factors: tuple[int, ...] = (1, 4, 16)
 
 
 FULL = Sizes(ingest_rows=1_000_000, upload_megabytes=1024, fusion_merchants=20_000, fusion_months=24,
-             train_rows=1_000_000, export_requests=2000, export_seconds=60.0)
+             train_rows=1_000_000, export_requests=2000, export_seconds=60.0, growth_merchants=500)
 QUICK = Sizes(ingest_rows=100_000, upload_megabytes=64, fusion_merchants=1000, fusion_months=12,
-              train_rows=100_000, export_requests=200, export_seconds=15.0)
+              train_rows=100_000, export_requests=200, export_seconds=15.0, growth_merchants=100,
+              growth_factors=(1, 4))
 
 
 def machine() -> dict:
@@ -56,9 +59,11 @@ def machine_slug(info: dict) -> str:
     return f"{info['cpus']}cpu-{round(info['memory_gib'])}gib-{info['arch']}"
 
 
-def stage_runs(settings: Settings, sizes: Sizes, work: Path | None) -> dict[str, Callable[[], dict]]:
+def stage_runs(settings: Settings, sizes: Sizes, work: Path | None,
+               plot: Path | None = None) -> dict[str, Callable[[], dict]]:
     from lcdp.bench.exports import bench_export
     from lcdp.bench.fusion import bench_fusion
+    from lcdp.bench.growth import bench_growth
     from lcdp.bench.stages import bench_ingest, bench_upload
     from models.bench import bench_train
 
@@ -69,6 +74,8 @@ def stage_runs(settings: Settings, sizes: Sizes, work: Path | None) -> dict[str,
                                        keep=work / "fusion" if work else None),
         "train": lambda: bench_train(sizes.train_rows),
         "export": lambda: bench_export(requests=sizes.export_requests, seconds=sizes.export_seconds),
+        "growth": lambda: bench_growth(sizes.growth_merchants, factors=sizes.growth_factors,
+                                       work=work / "growth" if work else None, plot_path=plot),
     }
 
 
@@ -83,8 +90,11 @@ def run_suite(settings: Settings, quick: bool = False, out_dir: Path = RESULTS, 
     info = machine()
     started = dt.datetime.now(dt.timezone.utc)
     report: dict = {"date": started.date().isoformat(), "started_at": started.isoformat(timespec="seconds"),
-                    "machine": info, "quick": quick, "sizes": sizes.__dict__, "stages": {}}
-    for name, run in stage_runs(settings, sizes, work).items():
+                    "machine": info, "quick": quick,
+                    "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.__dict__.items()},
+                    "stages": {}}
+    stem = f"{report['date']}-{machine_slug(info)}{'-quick' if quick else ''}"
+    for name, run in stage_runs(settings, sizes, work, plot=out_dir / f"{stem}-growth.png").items():
         t = time.perf_counter()
         try:
             result = run()
@@ -95,7 +105,6 @@ def run_suite(settings: Settings, quick: bool = False, out_dir: Path = RESULTS, 
         report["stages"][name] = result
         progress(name, result)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{report['date']}-{machine_slug(info)}{'-quick' if quick else ''}"
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     md_path.write_text(summary(report))
@@ -144,7 +153,40 @@ def rows(report: dict) -> list[dict]:
             line(name, f"export API p50 of a {r['page_rows']:,}-row page ({api['requests_per_s']} req/s)",
                  {"seconds": api["p50_ms"] / 1000}, "static file, same server",
                  {"seconds": peer["p50_ms"] / 1000}, r["ratio"]["p50"])
+        elif name == "growth":
+            small, large = r["sizes"][-2], r["sizes"][-1]
+            total = {s: {"seconds": round(sum(x["seconds"] for x in size["stages"].values()), 2),
+                         "peak_rss_mib": max(x["peak_rss_mib"] for x in size["stages"].values())}
+                     for s, size in (("small", small), ("large", large))}
+            line(name, f"whole pipeline, {large['merchants']:,} × {large['months']} months "
+                 f"({large['input_rows'] / small['input_rows']:.1f}× the rows)", total["large"],
+                 f"the same at {small['merchants']:,} merchants", total["small"],
+                 round(total["large"]["seconds"] / total["small"]["seconds"], 2), large["input_rows"])
     return out
+
+
+def growth_summary(r: dict) -> str:
+    """The growth stage as Markdown: seconds and peak per stage and size, exponents, the
+    province-year extrapolation and the plot."""
+    from lcdp.bench.growth import STAGES
+
+    sizes = r["sizes"]
+    head = ("| stage | " + " | ".join(f"{s['merchants']:,} merchants: s / peak MiB" for s in sizes)
+            + " | exponent | province-year s |\n|---|" + "---:|" * (len(sizes) + 2) + "\n")
+    year = r["province_year"]
+    lines = [f"| {stage} | " + " | ".join(f"{s['stages'][stage]['seconds']:,.1f} / {s['stages'][stage]['peak_rss_mib']:,.0f}"
+                                          for s in sizes)
+             + f" | {r['exponents'][stage]:.2f} | {year['seconds'][stage]:,.0f} |" for stage in STAGES]
+    inputs = "; ".join(f"{s['merchants']:,} merchants, {s['input_rows']:,} rows ({s['payments']:,} payments)"
+                       for s in sizes)
+    verdict = (f"Growing worse than linearly: {', '.join(r['worse_than_linear'])}." if r["worse_than_linear"]
+               else "No stage grows worse than linearly.")
+    plot = f"\n\n![growth curve]({Path(r['plot']).name})" if r.get("plot") else ""
+    return (f"\n## Growth curve\n\nInput: {inputs}; {r['months']} months each.\n\n{head}" + "\n".join(lines)
+            + f"\n\nExponent: log(time ratio) / log(rows ratio) between the two largest sizes (1 = linear). "
+            f"{verdict} Largest size run: {r['largest']['merchants']:,} merchants × {r['largest']['months']} months. "
+            f"A province-year ({year['merchants']:,} merchants × {year['months']} months, about "
+            f"{year['payments']:,} payments) extrapolates to {year['hours']} hours on {year['basis']}.{plot}\n")
 
 
 def summary(report: dict) -> str:
@@ -163,5 +205,7 @@ def summary(report: dict) -> str:
              f"{cell(r.get('peak_rss_mib'), '{:,.0f}')} | {r.get('peer', '')} | "
              f"{cell(r.get('peer_seconds'), '{:,.2f}')} | {cell(r.get('peer_peak_rss_mib'), '{:,.0f}')} | "
              f"{cell(r.get('ratio'), '{:.2f}')} |" for r in rows(report)]
+    growth = report["stages"].get("growth", {})
     return head + "\n".join(lines) + "\n\nRatio: ours over the peer measured in the same run (seconds; " \
-        "for one more day, over the full fusion).\n"
+        "for one more day, over the full fusion; for growth, over the pipeline at the next smaller size).\n" \
+        + (growth_summary(growth) if "sizes" in growth else "")
