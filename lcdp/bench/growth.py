@@ -178,6 +178,7 @@ def plot(report: dict, path: Path) -> Path:
     for ax, label in ((time_ax, "seconds"), (mem_ax, "peak memory, MiB")):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # the decades are enough
         ax.set_xlabel("input rows (all partners' files)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
