@@ -482,8 +482,11 @@ def bench(
             from lcdp.bench.growth import bench_growth
 
             plot = plot or (out_file.with_suffix(".png") if out_file else Path(tempfile.gettempdir()) / "lcdp-growth.png")
-            result = bench_growth(base, months, work=work, plot_path=plot,
-                                  progress=lambda m: status.update(f"benchmarking growth: {m}"))
+            try:
+                result = bench_growth(base, months, work=work, plot_path=plot,
+                                      progress=lambda m: status.update(f"benchmarking growth: {m}"))
+            except ValueError as exc:
+                _fail(str(exc))
             err.print(f"plot: {plot}", highlight=False, markup=False)
         elif stage == "train":
             from models.bench import bench_train

@@ -201,6 +201,12 @@ def bench_growth(base_merchants: int = 500, months: int = MONTHS, factors: tuple
     ``plot_path`` (beside the report by default: the caller names it)."""
     if len(factors) < 2 or sorted(factors) != list(factors) or len(set(factors)) != len(factors):
         raise ValueError("growth needs at least two distinct factors, smallest first")
+    from models.credit_risk.train import months_needed as credit_months
+    from models.spending_pattern.train import months_needed as spending_months
+
+    if months < max(credit_months(), spending_months()):
+        raise ValueError(f"growth needs at least {max(credit_months(), spending_months())} months, the history "
+                         f"both models train on (credit {credit_months()}, spending {spending_months()}); got {months}")
     root = work or Path(tempfile.mkdtemp(prefix="lcdp-bench-growth-"))
     try:
         sizes = [run_size(root / f"x{f}", base_merchants * f, months, seed, progress) for f in factors]
