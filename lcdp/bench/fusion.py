@@ -105,7 +105,7 @@ def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
     the last day of card payments, which waits beside them as a daily kona file
     (``day_file``) for the incremental run."""
     from lcdp.lake import catalog, engine
-    from lcdp.generator.world import WorldParams, build_world
+    from lcdp.generator.world import WorldParams, build_world, ending_last_month
     from lcdp.generator.writers import _Writer, write_gcgf, write_ggdata, write_gjf, write_ked
     from lcdp.ingest import ingest_files
 
@@ -117,9 +117,7 @@ def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     settings = Settings(home=home, pseudonym_key=BENCH_KEY)
     settings.ensure_dirs()
-    start = dt.date.today().replace(day=1)
-    y, m = divmod(start.year * 12 + start.month - 1 - months, 12)
-    world = build_world(WorldParams(merchants=merchants, months=months, seed=seed, start=f"{y}-{m + 1:02d}"))
+    world = build_world(WorldParams(merchants=merchants, months=months, seed=seed, start=ending_last_month(months)))
     files = home / "partner-files"
     writer = _Writer(files, world, dirty=0.0, seed=seed)
     for write in (write_ggdata, write_ked, write_gcgf, write_gjf):

@@ -15,14 +15,15 @@ champion to score with.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from lcdp.bench.fusion import BENCH_KEY
 from lcdp.bench.stages import _measure
+from lcdp.generator.world import ending_last_month
 
 FACTORS = (1, 4, 16)
 MONTHS = 24
@@ -32,7 +33,6 @@ PROVINCE_MONTHS = 12
 #: A stage whose time grows faster than input rows to this power, between the two largest
 #: sizes, is named as growing worse than linearly (the margin is for the machine's noise).
 LINEAR_TOLERANCE = 1.15
-BENCH_KEY = "bench-growth-pseudonym-key-0123456789"
 STAGES = ("generate", "ingest", "fuse", "train", "score", "export")
 
 _SETTINGS = """
@@ -97,20 +97,13 @@ _WORK = {
 }
 
 
-def _start(months: int) -> str:
-    """The first month of a world whose last month is the one before this."""
-    today = dt.date.today()
-    y, m = divmod(today.year * 12 + today.month - 1 - months, 12)
-    return f"{y}-{m + 1:02d}"
-
-
 def run_size(folder: Path, merchants: int, months: int, seed: int,
              progress: Callable[[str], None] = lambda _m: None) -> dict:
     """Every stage at one size, in order, in a fresh home; each stage's seconds and peak."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     fields = {"data": str(folder / "partner-files"), "home": str(folder / "home"), "key": BENCH_KEY,
-              "merchants": merchants, "months": months, "seed": seed, "start": _start(months)}
+              "merchants": merchants, "months": months, "seed": seed, "start": ending_last_month(months)}
     stages: dict[str, dict] = {}
     for stage in STAGES:
         progress(f"{merchants:,} merchants: {stage}")
@@ -128,12 +121,13 @@ def exponents(sizes: list[dict]) -> dict[str, float]:
     rows = math.log(large["input_rows"] / small["input_rows"])
     out = {}
     for stage in (*STAGES, "total"):
-        a, b = _seconds(small, stage), _seconds(large, stage)
+        a, b = stage_seconds(small, stage), stage_seconds(large, stage)
         out[stage] = round(math.log(b / a) / rows, 2)
     return out
 
 
-def _seconds(size: dict, stage: str) -> float:
+def stage_seconds(size: dict, stage: str) -> float:
+    """A stage's seconds at one size; ``total``: the whole pipeline's."""
     if stage == "total":
         return sum(s["seconds"] for s in size["stages"].values())
     return size["stages"][stage]["seconds"]
@@ -149,7 +143,7 @@ def extrapolate(sizes: list[dict]) -> dict:
     payments = round(large["payments"] / (large["merchants"] * large["months"]) * PROVINCE_MERCHANTS * PROVINCE_MONTHS)
     seconds = {}
     for stage in (*STAGES, "total"):
-        a, b = _seconds(small, stage), _seconds(large, stage)
+        a, b = stage_seconds(small, stage), stage_seconds(large, stage)
         slope = max(0.0, (b - a) / (large["input_rows"] - small["input_rows"]))
         seconds[stage] = round(b + slope * (rows - large["input_rows"]), 1)
     return {"merchants": PROVINCE_MERCHANTS, "months": PROVINCE_MONTHS, "input_rows": rows, "payments": payments,
@@ -172,7 +166,7 @@ def plot(report: dict, path: Path) -> Path:
     for stage in STAGES:
         time_ax.plot(x, [s["stages"][stage]["seconds"] for s in sizes], marker="o", label=stage)
         mem_ax.plot(x, [s["stages"][stage]["peak_rss_mib"] for s in sizes], marker="o", label=stage)
-    totals = [_seconds(s, "total") for s in sizes]
+    totals = [stage_seconds(s, "total") for s in sizes]
     time_ax.plot(x, totals, marker="s", color="black", label="total")
     time_ax.plot(x, [totals[0] * v / x[0] for v in x], linestyle=":", color="grey", label="linear from 1×")
     for ax, label in ((time_ax, "seconds"), (mem_ax, "peak memory, MiB")):

@@ -154,8 +154,10 @@ def rows(report: dict) -> list[dict]:
                  {"seconds": api["p50_ms"] / 1000}, "static file, same server",
                  {"seconds": peer["p50_ms"] / 1000}, r["ratio"]["p50"])
         elif name == "growth":
+            from lcdp.bench.growth import stage_seconds
+
             small, large = r["sizes"][-2], r["sizes"][-1]
-            total = {s: {"seconds": round(sum(x["seconds"] for x in size["stages"].values()), 2),
+            total = {s: {"seconds": round(stage_seconds(size, "total"), 2),
                          "peak_rss_mib": max(x["peak_rss_mib"] for x in size["stages"].values())}
                      for s, size in (("small", small), ("large", large))}
             line(name, f"whole pipeline, {large['merchants']:,} × {large['months']} months "

@@ -62,12 +62,17 @@ BRANCH = ["본점", "역점", "시장점", "중앙점", "1호점", "2호점", ""
 DEFAULT_START = "2024-01"
 
 
+def ending_last_month(months: int, today: dt.date | None = None) -> str:
+    """The first month of a history of ``months`` whose last month is last month."""
+    today = today or dt.date.today()
+    first = today.year * 12 + today.month - 1 - months
+    return f"{first // 12}-{first % 12 + 1:02d}"
+
+
 def default_start(months: int, today: dt.date | None = None) -> str:
     """``DEFAULT_START``, or, for a history too long to end by last month from there, the
     latest first month that does (36 months asked in November 2026 start in November 2023)."""
-    today = today or dt.date.today()
-    first = today.year * 12 + today.month - 1 - months  # the last month is then last month
-    return min(DEFAULT_START, f"{first // 12}-{first % 12 + 1:02d}")
+    return min(DEFAULT_START, ending_last_month(months, today))
 
 
 @dataclass(frozen=True)
