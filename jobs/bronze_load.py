@@ -1,4 +1,4 @@
-"""Bronze load: separate the staged rows of a batch of deliveries into new rows and duplicates.
+"""Bronze load: find the duplicates among the staged rows of a batch of deliveries.
 
 A key seen twice in one file is a duplicate (the later record is quarantined). For datasets
 whose key is unique across deliveries (transactions), a key already in bronze, or sent by an
@@ -12,22 +12,21 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 ORDER = ["_upload_seq", "_row_number"]
-LINEAGE = ["_upload_id", "_source_file", "_row_number", "_ingested_at"]
 
 
-def split_duplicates(
+def find_duplicates(
     staged: DataFrame,
     key: list[str],
     unique_across_deliveries: bool,
     existing_keys: DataFrame | None,
     key_label: str | None = None,
-) -> tuple[DataFrame, DataFrame]:
-    """Return ``(accepted, duplicates)``; ``duplicates`` carries a ``reason`` column.
+) -> DataFrame:
+    """The staged rows that are duplicates: ``_upload_id``, ``_row_number`` and ``reason``.
 
-    ``staged`` holds bronze-typed columns, lineage, ``_upload_seq`` (delivery order within the
-    batch) and ``_raw`` (the delivered strings); ``existing_keys`` is the bronze table's key
-    columns, or None when bronze is empty. ``key_label`` names the key in reasons (the
-    contract's column names, e.g. ``tx_id``), default the bronze column names.
+    ``staged`` holds bronze-typed columns, lineage and ``_upload_seq`` (delivery order within
+    the batch); ``existing_keys`` is the bronze table's key columns, or None when bronze is
+    empty. ``key_label`` names the key in reasons (the contract's column names, e.g.
+    ``tx_id``), default the bronze column names.
     """
     key_name = key_label or "+".join(key)
     scope = key if unique_across_deliveries else [*key, "_upload_id"]
@@ -42,26 +41,13 @@ def split_duplicates(
         candidates.withColumn("_rank", F.row_number().over(ordered))
         .withColumn("_first_upload", first_upload)
         .where(F.col("_rank") > 1)
-        .withColumn("reason", F.when(F.col("_upload_id") == F.col("_first_upload"),
-                                     F.lit(f"{key_name}:duplicate_in_file"))
-                    .otherwise(F.lit(f"{key_name}:duplicate_across_deliveries")))
-        .drop("_rank", "_first_upload")
+        .select(*row_id, F.when(F.col("_upload_id") == F.col("_first_upload"), F.lit(f"{key_name}:duplicate_in_file"))
+                .otherwise(F.lit(f"{key_name}:duplicate_across_deliveries")).alias("reason"))
     )
-    duplicates = in_batch
-    if unique_across_deliveries and existing_keys is not None:
-        seen = existing_keys.select(*key).distinct()
-        in_bronze = staged.join(seen, on=key, how="left_semi").withColumn(
-            "reason", F.lit(f"{key_name}:duplicate_across_deliveries"))
-        # a row both repeated in the batch and already in bronze is reported once
-        duplicates = in_bronze.unionByName(in_batch.join(in_bronze.select(*row_id), on=row_id, how="left_anti"))
-    accepted = staged.join(duplicates.select(*row_id), on=row_id, how="left_anti").drop("_raw", "_upload_seq")
-    return accepted, duplicates
-
-
-def duplicates_as_quarantine(duplicates: DataFrame) -> DataFrame:
-    """Duplicate rows in the quarantine shape, with the values as delivered."""
-    return duplicates.select(
-        *LINEAGE,
-        F.to_json(F.col("_raw")).alias("raw_record"),
-        F.array(F.col("reason")).alias("reasons"),
-    )
+    if not (unique_across_deliveries and existing_keys is not None):
+        return in_batch
+    seen = existing_keys.select(*key).distinct()
+    in_bronze = staged.join(seen, on=key, how="left_semi").select(
+        *row_id, F.lit(f"{key_name}:duplicate_across_deliveries").alias("reason"))
+    # a row both repeated in the batch and already in bronze is reported once
+    return in_bronze.unionByName(in_batch.join(in_bronze.select(*row_id), on=row_id, how="left_anti"))

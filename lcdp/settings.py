@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="An ingest unfinished after this long is taken to have died and may be redone.",
     )
     csv_block_bytes: int = Field(default=8 * 1024**2, description="Parse block size; bounds memory.")
+    ingest_threads: int = Field(
+        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1,
+        description="Blocks of one delivery parsed and validated at once (default: the machine's "
+        "cores, at most 4); memory grows by about two blocks per thread.",
+    )
     max_record_bytes: int = Field(
         default=1024**2,
         description="A CSV or JSON Lines record (one row, all its fields) longer than this is "

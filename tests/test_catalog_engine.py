@@ -64,3 +64,47 @@ def test_every_version_reads_after_a_checkpoint(settings, spark):
         assert df.schema.simpleString() == "struct<k:bigint,d:date>"
     old, new = catalog.read(spark, name, settings, 3), catalog.read(spark, name, settings, 11)
     assert new.subtract(old).count() == 1 and old.subtract(old).count() == 0
+
+
+def test_data_files_committed_directly_read_and_skip_like_the_engines_own(settings, spark):
+    """Ingest writes bronze's data files itself and commits them (``commit_files``): their
+    statistics come from the files' footers, readers skip by them without losing a row (the
+    timestamp bounds are widened to Delta's milliseconds), and both engines read them."""
+    import pyarrow as pa
+
+    from lcdp.contracts import get_contract
+
+    contract = get_contract("kona", "transactions")
+    name = catalog.bronze(contract).qualified
+    base = dt.datetime(2024, 3, 1, 12, tzinfo=dt.timezone.utc)
+
+    def rows(upload: str, first: int, n: int) -> pa.Table:
+        stamps = [base + dt.timedelta(seconds=first + i, microseconds=250 + i) for i in range(n)]
+        columns = {f.name: pa.nulls(n, f.type) for f in contract.bronze_schema()}
+        columns.update(tx_id=pa.array([f"T{first + i:08d}" for i in range(n)]), tx_ts=pa.array(stamps, columns["tx_ts"].type),
+                       amount=pa.array(range(first, first + n), pa.int64()), channel=pa.array(["카드"] * n),
+                       _upload_id=pa.array([upload] * n), _source_file=pa.array([f"kona/{upload}.csv"] * n),
+                       _row_number=pa.array(range(1, n + 1), pa.int64()),
+                       _ingested_at=pa.array([base] * n, columns["_ingested_at"].type))
+        return pa.table(columns, schema=contract.bronze_schema())
+
+    before = catalog.version(name, settings) if catalog.delta(name, settings) else None
+    files = [catalog.write_data_file(catalog.new_data_file(name, settings, u), rows(u, first, 50))
+             for u, first in (("u1", 0), ("u2", 1000))]
+    assert catalog.version(name, settings) == (before if before is not None else 0)  # written, not committed
+    version = catalog.commit_files(name, settings, files)
+    assert version == catalog.version(name, settings) == 1
+    actions = pa.table(DeltaTable(catalog.table(name).uri(settings)).get_add_actions(flatten=True))
+    stats = {a["path"]: a for a in actions.to_pylist()}
+    u2 = stats[files[1].name]
+    assert (u2["num_records"], u2["min.amount"], u2["max.amount"]) == (50, 1000, 1049)
+    assert u2["min.channel"] == u2["max.channel"] == "카드" and u2["null_count.channel"] == 0
+    true_max = base + dt.timedelta(seconds=1049, microseconds=299)
+    assert u2["min.tx_ts"] <= base + dt.timedelta(seconds=1000, microseconds=250) and u2["max.tx_ts"] >= true_max
+    # readers that skip files by these statistics still find every matching row
+    lake = catalog.read(spark, name, settings)
+    assert lake.count() == 100
+    assert lake.where("_upload_id = 'u2'").count() == 50
+    latest = true_max - dt.timedelta(microseconds=1)
+    assert [r.tx_id for r in lake.where(lake.tx_ts > latest).collect()] == ["T00001049"]
+    assert DeltaTable(catalog.table(name).uri(settings)).to_pyarrow_table(filters=[("amount", ">=", 1049)]).num_rows == 1

@@ -261,18 +261,52 @@ def test_an_unexpected_error_while_reading_refuses_that_delivery_only(settings, 
 
     good = write_kona(tmp_path / "good.csv", [kona_row("T00000001")])
     bad = write_kona(tmp_path / "bad.csv", [kona_row("T00000002")])
-    real = pipeline.read_delivery
+    real = pipeline.read_delivery_jobs
 
     def broken(path, *args, **kwargs):
         if path.name == "bad.csv":
             raise KeyError("a bug in a reader")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "read_delivery", broken)
+    monkeypatch.setattr(pipeline, "read_delivery_jobs", broken)
     first, second = ingest_files(settings, "kona", "transactions", [good, bad])
     assert first.status == "done" and first.rows_valid == 1
     assert second.status == "failed" and second.upload_id in second.error and "KeyError" in second.error
-    monkeypatch.setattr(pipeline, "read_delivery", real)
+    monkeypatch.setattr(pipeline, "read_delivery_jobs", real)
     again = ingest_file(settings, "kona", "transactions", bad)
     assert again.upload_id == second.upload_id and again.status == "done" and again.rows_valid == 1
     assert sorted(r["tx_id"] for r in bronze_rows(settings)) == ["T00000001", "T00000002"]
+
+
+def test_blocks_parsed_side_by_side_give_what_one_thread_gives(settings, tmp_path):
+    """A delivery's blocks are parsed, validated and written by several threads at once: the
+    rows, their numbers, the refusals and the receipt are those of one thread, block for
+    block, including a block whose Korean values are not CP949 and a duplicate spanning
+    blocks."""
+    lines = [kona_row(f"T{i:08d}", card=f"CARD{i % 700:08d}", channel=["카드", "모바일", "QR"][i % 3],
+                      age=["20대", "30대"][i % 2], amount=str(1000 + i) if i % 997 else "x") for i in range(12_000)]
+    lines[5000] = kona_row("T00000007")  # a repeat of an id some blocks earlier
+    path = write_kona(tmp_path / "kona_tx_20240301.csv", lines)
+    raw = path.read_bytes()
+    at = raw.index("모바일".encode("cp949"), len(raw) // 2)
+    path.write_bytes(raw[:at] + b"\xff\xfe" + raw[at + 2:])  # bytes no CP949 text has, mid-file
+
+    def ingest(threads: int):
+        home = settings.model_copy(update={"home": tmp_path / f"home-{threads}", "ingest_threads": threads,
+                                           "csv_block_bytes": 64 * 1024})
+        receipt = ingest_file(home, "kona", "transactions", path)
+        keep = ("tx_id", "card_key", "channel", "age_band", "amount", "_row_number")
+        ordered = lambda rows: sorted(rows, key=lambda r: r["_row_number"])  # noqa: E731
+        return (receipt.rows_in, receipt.rows_valid, receipt.rows_quarantined, receipt.reasons,
+                [{k: r[k] for k in keep} for r in ordered(bronze_rows(home))],
+                [(r["_row_number"], r["raw_record"], r["reasons"]) for r in ordered(quarantine_rows(home))],
+                len(list(catalog.table("bronze.kona_transactions").path(home).glob("*.parquet"))))
+
+    one, three = ingest(1), ingest(3)
+    assert one[:6] == three[:6]
+    assert one[6] == three[6] > 10  # as many data files: one per block
+    rows_in, valid, quarantined, reasons, bronze, quarantine = one[:6]
+    assert rows_in == 12_000 and valid + quarantined == rows_in
+    assert reasons["row:bad_encoding"] == 1 and reasons["tx_id:duplicate_in_file"] == 1
+    assert reasons["amount:not_integer"] == 13
+    assert [r["_row_number"] for r in bronze] == sorted({r["_row_number"] for r in bronze})

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,22 @@ from tests.conftest import kona_row, write_kona
 LCDP = str(Path(sys.executable).with_name("lcdp"))
 KEY = "kill-test-key-0123456789"
 
-
-def _versions(log_dir: Path) -> int:
-    return len(list(log_dir.glob("*.json"))) if log_dir.exists() else 0
+#: ``lcdp`` whose ingest waits after its quarantine commit, so a kill lands between the two
+#: commits every time (they are milliseconds apart: the data files are written before either).
+LCDP_WAITING_AFTER_QUARANTINE = """
+import sys, time
+from lcdp.lake import catalog
+commit = catalog.commit_files
+def commit_then_wait(name, *args, **kwargs):
+    version = commit(name, *args, **kwargs)
+    if name.startswith("quarantine."):
+        print("quarantine committed", flush=True)
+        time.sleep(600)
+    return version
+catalog.commit_files = commit_then_wait
+from lcdp.cli import run
+run()
+"""
 
 
 @pytest.mark.slow
@@ -39,33 +51,20 @@ def test_an_ingest_killed_between_its_commits_is_redone_exactly_once(tmp_path):
     rows = [kona_row(f"T{i:08d}", card=f"CARD{i % 5000:08d}") for i in range(300_000)]
     rows += [kona_row(f"B{i:07d}", amount="not-a-number") for i in range(10)]
     big = write_kona(tmp_path / "kona_tx_20240302.csv", rows)
-    quarantine_log = catalog.table("quarantine.kona_transactions").path(settings) / "_delta_log"
-    bronze_log = catalog.table("bronze.kona_transactions").path(settings) / "_delta_log"
+    bronze_before = DeltaTable(catalog.table("bronze.kona_transactions").uri(settings)).version()
 
-    killed_between = False
-    for _attempt in range(5):
-        q_before, b_before = _versions(quarantine_log), _versions(bronze_log)
-        proc = subprocess.Popen([LCDP, "ingest", "kona", "transactions", str(big)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 300
-        while _versions(quarantine_log) == q_before and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.002)
+    proc = subprocess.Popen([sys.executable, "-c", LCDP_WAITING_AFTER_QUARANTINE, "ingest", "kona", "transactions",
+                             str(big)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "quarantine committed"
+    finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if _versions(quarantine_log) > q_before and _versions(bronze_log) == b_before:
-            killed_between = True
-            break
-        # the kill missed the window: undo by sending the bytes again later, try once more
-        env_retry = {**env, "LCDP_INGEST_LEASE_SECONDS": "0"}
-        subprocess.run([LCDP, "ingest", "kona", "transactions", str(big)], env=env_retry, capture_output=True,
-                       timeout=600)
-        with metadata.session(settings.metadata_db_url) as db:
-            for upload in db.query(metadata.Upload).filter(metadata.Upload.file_name == big.name):
-                db.delete(upload)
-            db.commit()
-        for name in ("bronze.kona_transactions", "quarantine.kona_transactions"):
-            DeltaTable(catalog.table(name).uri(settings)).delete("_source_file LIKE '%kona_tx_20240302%'")
-    assert killed_between, "no kill landed between the two commits in five tries"
+    assert DeltaTable(catalog.table("bronze.kona_transactions").uri(settings)).version() == bronze_before
+    bronze_dir = catalog.table("bronze.kona_transactions").path(settings)
+    orphans = {p.name for p in bronze_dir.glob("*.parquet")} - {
+        Path(f).name for f in DeltaTable(str(bronze_dir)).file_uris()}
+    assert orphans, "the killed ingest had written its bronze data files, uncommitted"
 
     # the lake reads at its committed versions: quarantine has the 10 bad rows, bronze none of them
     (upload,) = [u for u in metadata.list_uploads(settings.metadata_db_url) if u.file_name == big.name]
@@ -85,3 +84,7 @@ def test_an_ingest_killed_between_its_commits_is_redone_exactly_once(tmp_path):
     assert len(ids) == len(set(ids)) == 300_001
     assert quarantine.column("_upload_id").to_pylist().count(upload.upload_id) == 10
     assert quarantine.num_rows == 11
+    # the killed writer's files are referenced by no version: vacuum removes them, nothing else
+    removed = {Path(f).name for f in catalog.vacuum("bronze.kona_transactions", settings, retention_hours=0)}
+    assert removed == orphans
+    assert DeltaTable(str(bronze_dir)).to_pyarrow_table().num_rows == 300_001

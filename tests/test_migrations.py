@@ -48,6 +48,12 @@ def db_url(request, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+def test_the_quick_head_is_alembics_head():
+    """The revision every process compares with (file names) is the one Alembic reads from
+    the scripts: the history is a line, and each file's stem is its revision id."""
+    assert migrations.head() == migrations.alembic_head()
+
+
 def test_a_new_database_has_exactly_the_declared_schema(db_url):
     metadata.engine(db_url)
     assert _drift(db_url) == []

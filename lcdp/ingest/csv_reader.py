@@ -6,12 +6,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lcdp.contracts import Contract
@@ -46,12 +47,14 @@ def _check_header(contract: Contract, header: list[str], delimiter: str, notes: 
     return header
 
 
-def _parse_records(framed: Framed, header: list[str], delimiter: str, contract: Contract) -> RawBatch:
+def _parse_records(framed: Framed, header: list[str], delimiter: str, contract: Contract,
+                   encoding: str) -> RawBatch:
     """Parse framed records into the contract's columns (strings as delivered).
 
-    pyarrow parses the run; in the rare run where it disagrees with the framing about a
-    record's fields (a quote in the middle of a value), the run is parsed record by record with
-    Python's csv module instead, so every record still gets an answer of its own.
+    pyarrow parses the run into byte columns, which are then decoded column by column
+    (``_decode_columns``); in the rare run where pyarrow disagrees with the framing about a
+    record's fields (a quote in the middle of a value), the run is parsed record by record
+    with Python's csv module instead, so every record still gets an answer of its own.
     """
     malformed = [Malformed(r.row_number, r.text, r.reason) for r in framed.refused]
     if not framed.numbers.size:
@@ -70,32 +73,88 @@ def _parse_records(framed: Framed, header: list[str], delimiter: str, contract: 
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                              ignore_empty_lines=False, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, include_columns=contract.column_names,
+                column_types={h: pa.binary() for h in header}, include_columns=contract.column_names,
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid:
         table = None
-    if table is not None and not disagreements and table.num_rows == framed.numbers.size:
-        return RawBatch(table, framed.numbers, malformed)
-    return _parse_records_one_by_one(framed, header, delimiter, contract, malformed)
+    if table is None or disagreements or table.num_rows != framed.numbers.size:
+        return _parse_records_one_by_one(framed, header, delimiter, contract, encoding, malformed)
+    columns, bad = _decode_columns(table, encoding)
+    numbers = framed.numbers
+    if bad is not None:
+        for i in np.flatnonzero(bad):
+            text = framed.record(int(i)).decode(encoding, errors="replace")
+            malformed.append(Malformed(int(numbers[i]), text, "row:bad_encoding"))
+        malformed.sort(key=lambda m: m.row_number)
+        keep = pa.array(~bad)
+        columns, numbers = columns.filter(keep), numbers[~bad]
+    return RawBatch(columns, numbers, malformed)
+
+
+def _decode_columns(table: pa.Table, encoding: str) -> tuple[pa.Table, np.ndarray | None]:
+    """Byte columns as text, and the rows with a value that is not text in ``encoding`` (None
+    when there is none).
+
+    ASCII reads the same in UTF-8 and CP949, so an ASCII value is taken as it is, without a
+    copy; the rest (the Korean values: few distinct ones, such as 카드 or 30대) is decoded once
+    per distinct value. A UTF-8 column is checked whole first, in one pass of Arrow's own
+    validation."""
+    decoded: dict[str, pa.Array] = {}
+    bad: np.ndarray | None = None
+    utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8", "ascii")
+    for name in table.column_names:
+        raw = table.column(name).combine_chunks()
+        text = raw.view(pa.string())
+        non_ascii = pc.invert(pc.fill_null(pc.string_is_ascii(text), True))
+        if not pc.any(non_ascii).as_py():
+            decoded[name] = text
+            continue
+        if utf8:
+            try:
+                text.validate(full=True)
+                decoded[name] = text
+                continue
+            except pa.ArrowInvalid:
+                pass
+        others = pc.dictionary_encode(raw.filter(non_ascii))
+        values, failed = [], []
+        for value in others.dictionary.to_pylist():
+            try:
+                values.append(value.decode(encoding))
+                failed.append(False)
+            except UnicodeDecodeError:
+                values.append(None)
+                failed.append(True)
+        indices = others.indices
+        decoded[name] = pc.replace_with_mask(_ascii_only(text, non_ascii), non_ascii,
+                                             pc.take(pa.array(values, pa.string()), indices))
+        if any(failed):
+            at = np.flatnonzero(non_ascii.to_numpy(zero_copy_only=False))
+            wrong = pc.take(pa.array(failed), indices).to_numpy(zero_copy_only=False)
+            bad = np.zeros(len(raw), bool) if bad is None else bad
+            bad[at[wrong]] = True
+    return pa.table(decoded), bad
+
+
+def _ascii_only(text: pa.Array, non_ascii: pa.Array) -> pa.Array:
+    """``text`` with its non-ASCII values blanked (they are replaced next): the array handed
+    to ``replace_with_mask`` is then valid UTF-8 whatever the file held."""
+    return pc.if_else(non_ascii, pa.scalar(None, pa.string()), text)
 
 
 def _parse_records_one_by_one(framed: Framed, header: list[str], delimiter: str, contract: Contract,
-                              malformed: list[Malformed]) -> RawBatch:
+                              encoding: str, malformed: list[Malformed]) -> RawBatch:
     wanted = [header.index(c) for c in contract.column_names]
     columns: list[list[str]] = [[] for _ in wanted]
     numbers: list[int] = []
-    lines = re.split(r"\r\n|\r|\n", framed.data.decode("utf-8"))
-    # framed records are one line each, but a quoted value may hold line breaks: rejoin by quotes
-    records, current = [], None
-    for line in lines[:-1] if lines and lines[-1] == "" else lines:
-        current = line if current is None else current + "\n" + line
-        if current.count('"') % 2 == 0:
-            records.append(current)
-            current = None
-    if current is not None:
-        records.append(current)
-    for number, text in zip(framed.numbers.tolist(), records):
+    for i, number in enumerate(framed.numbers.tolist()):
+        raw = framed.record(i)
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            malformed.append(Malformed(number, raw.decode(encoding, errors="replace"), "row:bad_encoding"))
+            continue
         try:
             fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
         except (csv.Error, StopIteration):
@@ -106,16 +165,18 @@ def _parse_records_one_by_one(framed: Framed, header: list[str], delimiter: str,
             malformed.append(Malformed(number, text, reason))
             continue
         numbers.append(number)
-        for out, i in zip(columns, wanted):
-            out.append(fields[i])
+        for out, i_field in zip(columns, wanted):
+            out.append(fields[i_field])
     malformed.sort(key=lambda m: m.row_number)
     table = pa.table({c: pa.array(v, pa.string()) for c, v in zip(contract.column_names, columns)})
     return RawBatch(table, np.array(numbers, np.int64), malformed)
 
 
 def read_csv(path: Path, contract: Contract, plan: ReadPlan, block_bytes: int,
-             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[RawBatch]:
-    """A delimited text file, framed into records (``csv_records``), then parsed by pyarrow."""
+             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Callable[[], RawBatch]]:
+    """A delimited text file, framed into records (``csv_records``) here, block by block; each
+    block comes as a job that parses it with pyarrow (framing is sequential, parsing is not:
+    the caller may run the jobs in parallel)."""
     fmt = contract.format
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
@@ -138,4 +199,4 @@ def read_csv(path: Path, contract: Contract, plan: ReadPlan, block_bytes: int,
         header = _check_header(contract, first_line, fmt.delimiter, plan.notes)
         framer = RecordFramer(fmt.delimiter, len(header), encoding, block_bytes, max_record_bytes)
         for framed in framer.frames(fh):
-            yield _parse_records(framed, header, fmt.delimiter, contract)
+            yield partial(_parse_records, framed, header, fmt.delimiter, contract, encoding)

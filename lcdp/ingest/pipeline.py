@@ -1,13 +1,14 @@
 """Ingestion: a partner's delivery → landing → contract parsing → bronze + quarantine → receipt.
 
 Per file, streaming in bounded memory: land the bytes with their sha256, read them in the
-partner's native format, validate against the contract, pseudonymize identifiers, and stage
-valid and refused rows as Parquet. Then, once for the whole batch of files, a Spark job
-(``jobs.bronze_load``) finds duplicate keys, and the rows are appended to
-``quarantine.<partner>_<dataset>`` and ``bronze.<partner>_<dataset>`` (one commit each).
-For every delivery: rows in = rows valid + rows quarantined.
+partner's native format block by block, and for each block (several at once, on worker
+threads) validate it against the contract, pseudonymize identifiers, and write its valid and
+refused rows as new data files of ``bronze.<partner>_<dataset>`` and
+``quarantine.<partner>_<dataset>``, not yet part of any table version. Then, once for the
+whole batch of files, a Spark job (``jobs.bronze_load``) finds duplicate keys, which move to
+quarantine, and the files are committed: quarantine, then bronze, one commit each. For every
+delivery: rows in = rows valid + rows quarantined.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -15,13 +16,17 @@ import json
 import secrets
 import shutil
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy.exc import IntegrityError
 
@@ -30,7 +35,7 @@ from lcdp.contracts import QUARANTINE_SCHEMA, Contract, get_contract
 from lcdp.errors import DeliveryFailed, DeliveryInProgress, DeliveryRefused
 from lcdp.ingest.landing import LandedFile, land, safe_file_name
 from lcdp.ingest.pseudonym import Pseudonymizer
-from lcdp.ingest.readers import ReadPlan, read_delivery
+from lcdp.ingest.readers import BatchJob, ReadPlan, read_delivery, read_delivery_jobs
 from lcdp.ingest.validation import validate
 from lcdp.lake import catalog
 from lcdp.locks import table_lock
@@ -50,150 +55,270 @@ def new_upload_id() -> str:
 
 @dataclass
 class _Staged:
-    """A file parsed to staging, waiting for the batch's bronze load."""
+    """A file parsed into data files of bronze and quarantine, not committed yet."""
 
     upload: Upload
     seq: int
-    valid_path: Path | None
+    valid_paths: list[Path] = field(default_factory=list)
+    rejected_paths: list[Path] = field(default_factory=list)
     rows_staged: int = 0
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
+
+    @property
+    def files(self) -> list[Path]:
+        return [*self.valid_paths, *self.rejected_paths]
+
+
+@dataclass
+class _PreparedBatch:
+    """One batch of a file, validated, pseudonymized and written: a bronze data file for its
+    valid rows and a quarantine data file for its refused rows, when it has any."""
+
+    rejected: Path | None
+    rejected_rows: int
+    valid: Path | None
+    valid_rows: int
+    reasons: Counter
+    warnings: Counter
 
 
 def _raw_json(rows: list[dict]) -> list[str]:
     return [json.dumps(r, ensure_ascii=False) for r in rows]
 
 
-def _stage_file(contract: Contract, upload: Upload, seq: int, settings: Settings,
-                pseudonymizer: Pseudonymizer, ingested_at: dt.datetime, batch_dir: Path,
-                progress: Progress | None) -> _Staged:
-    """Parse, validate and pseudonymize one landed file into staging Parquet."""
-    landed = Path(upload.landing_path)
-    source_file = str(landed.relative_to(settings.landing_root))
-    plan = ReadPlan()
-    staged = _Staged(upload, seq, None)
-    valid_schema = pa.schema(
-        list(contract.bronze_schema())
-        + [pa.field("_upload_seq", pa.int32()),
-           pa.field("_raw", pa.struct([pa.field(c, pa.string()) for c in contract.column_names]))]
-    )
-    valid_writer: pq.ParquetWriter | None = None
-    rejected_writer = pq.ParquetWriter(batch_dir / f"rejected-{upload.upload_id}.parquet", QUARANTINE_SCHEMA)
-    done_rows = 0
+class _Lineage:
+    """The lineage columns of one upload's rows (BRIEF §7)."""
 
-    def lineage(n: int, row_numbers: np.ndarray) -> dict[str, pa.Array]:
+    def __init__(self, upload_id: str, source_file: str, ingested_at: dt.datetime) -> None:
+        self.upload_id, self.source_file, self.ingested_at = upload_id, source_file, ingested_at
+
+    def columns(self, row_numbers: np.ndarray) -> dict[str, pa.Array]:
+        n = len(row_numbers)
         return {
-            "_upload_id": pa.repeat(pa.scalar(upload.upload_id, pa.string()), n),
-            "_source_file": pa.repeat(pa.scalar(source_file, pa.string()), n),
+            "_upload_id": pa.repeat(pa.scalar(self.upload_id, pa.string()), n),
+            "_source_file": pa.repeat(pa.scalar(self.source_file, pa.string()), n),
             "_row_number": pa.array(row_numbers, pa.int64()),
-            "_ingested_at": pa.repeat(pa.scalar(ingested_at, pa.timestamp("us", tz="UTC")), n),
+            "_ingested_at": pa.repeat(pa.scalar(self.ingested_at, pa.timestamp("us", tz="UTC")), n),
         }
 
+    def quarantine(self, row_numbers: list[int], texts: list[str], reasons: list[list[str]]) -> pa.Table:
+        return pa.table({**self.columns(np.array(row_numbers, np.int64)),
+                         "raw_record": pa.array(texts, pa.string()),
+                         "reasons": pa.array(reasons, pa.list_(pa.string()))}, schema=QUARANTINE_SCHEMA)
+
+
+def _write(contract: Contract, kind: str, rows: pa.Table, settings: Settings, label: str,
+           written: list[Path]) -> Path:
+    """Rows as a new, uncommitted data file of the dataset's bronze or quarantine table."""
+    name = (catalog.bronze(contract) if kind == "bronze" else catalog.quarantine(contract)).qualified
+    path = catalog.new_data_file(name, settings, label)
+    written.append(path)  # before writing: a failure midway still knows the file to remove
+    return catalog.write_data_file(path, rows)
+
+
+def _prepare(contract: Contract, numbered_job: tuple[int, BatchJob], lineage: _Lineage,
+             pseudonymizer: Pseudonymizer, settings: Settings, written: list[Path]) -> _PreparedBatch:
+    """Parse, validate, pseudonymize and write one batch. Runs in a worker thread: pyarrow's
+    kernels and Parquet writer release the interpreter, so batches proceed side by side."""
+    index, job = numbered_job
+    label = f"{lineage.upload_id}-{index:06d}"
+    batch = job()
+    checked = validate(contract, batch.columns)
+    # refused rows: malformed records, then rows failing the contract
+    bad_idx = np.array(sorted(checked.errors), dtype=np.int64)
+    texts = [m.text for m in batch.malformed]
+    reasons = [[m.reason] for m in batch.malformed]
+    numbers = [m.row_number for m in batch.malformed]
+    if len(bad_idx):
+        texts += _raw_json(batch.columns.take(bad_idx).to_pylist())
+        reasons += [checked.errors[int(i)] for i in bad_idx]
+        numbers += batch.row_numbers[bad_idx].tolist()
+    rejected = None
+    if reasons:
+        rejected = _write(contract, "quarantine", lineage.quarantine(numbers, texts, reasons), settings, label, written)
+    reason_counts = Counter(r for row in reasons for r in dict.fromkeys(row))
+    warning_counts: Counter = Counter()
+    # valid rows: typed, pseudonymized, with lineage
+    keep = checked.valid_indices()
+    valid = None
+    if len(keep):
+        typed = checked.typed.take(keep) if len(keep) < checked.typed.num_rows else checked.typed
+        columns: dict[str, pa.Array] = {}
+        for col in contract.columns:
+            values = typed.column(col.name).combine_chunks()
+            if col.identifier:
+                values = pseudonymizer.column(col.identifier, values)
+            columns[col.target_name] = values
+        n = len(keep)
+        columns.update(lineage.columns(batch.row_numbers[keep]))
+        if checked.warnings:
+            warn_lists = [checked.warnings.get(int(i)) for i in keep]
+            for w in warn_lists:
+                if w:
+                    warning_counts.update(w)
+            columns["_warnings"] = pa.array(warn_lists, pa.list_(pa.string()))
+        else:
+            columns["_warnings"] = pa.nulls(n, pa.list_(pa.string()))
+        valid = _write(contract, "bronze", pa.table(columns, schema=contract.bronze_schema()), settings, label,
+                       written)
+    return _PreparedBatch(rejected, len(reasons), valid, len(keep), reason_counts, warning_counts)
+
+
+def _in_order(pool: ThreadPoolExecutor, work: Callable, jobs: Iterator, window: int) -> Iterator:
+    """``work(job)`` of every job, run in ``pool`` with at most ``window`` at once, yielded in
+    the jobs' order (memory stays bounded by the window, not by the file)."""
+    pending: deque[Future] = deque()
     try:
-        for batch in read_delivery(landed, contract, plan, settings.csv_block_bytes,
-                                   settings.max_record_bytes, settings.ggdata_max_page_rows):
-            checked = validate(contract, batch.columns)
-            # refused rows: malformed records, then rows failing the contract
-            bad_idx = np.array(sorted(checked.errors), dtype=np.int64)
-            texts = [m.text for m in batch.malformed]
-            reasons = [[m.reason] for m in batch.malformed]
-            numbers = [m.row_number for m in batch.malformed]
-            if len(bad_idx):
-                texts += _raw_json(batch.columns.take(bad_idx).to_pylist())
-                reasons += [checked.errors[int(i)] for i in bad_idx]
-                numbers += batch.row_numbers[bad_idx].tolist()
-            if reasons:
-                n = len(reasons)
-                rejected_writer.write_table(pa.table(
-                    {**lineage(n, np.array(numbers, np.int64)),
-                     "raw_record": pa.array(texts, pa.string()),
-                     "reasons": pa.array(reasons, pa.list_(pa.string()))},
-                    schema=QUARANTINE_SCHEMA,
-                ))
-                staged.rejected += n
-                staged.reasons.update(r for row in reasons for r in dict.fromkeys(row))
-            # valid rows: typed, pseudonymized, with lineage and the delivered strings
-            keep = checked.valid_indices()
-            if len(keep):
-                typed = checked.typed.take(keep)
-                raw = batch.columns.take(keep)
-                columns: dict[str, pa.Array] = {}
-                for col in contract.columns:
-                    values = typed.column(col.name).combine_chunks()
-                    if col.identifier:
-                        values = pseudonymizer.column(col.identifier, values)
-                    columns[col.target_name] = values
-                n = len(keep)
-                columns.update(lineage(n, batch.row_numbers[keep]))
-                if checked.warnings:
-                    warn_lists = [checked.warnings.get(int(i)) for i in keep]
-                    for w in warn_lists:
-                        if w:
-                            staged.warnings.update(w)
-                    columns["_warnings"] = pa.array(warn_lists, pa.list_(pa.string()))
-                else:
-                    columns["_warnings"] = pa.nulls(n, pa.list_(pa.string()))
-                columns["_upload_seq"] = pa.array(np.full(n, seq, np.int32))
-                columns["_raw"] = pa.StructArray.from_arrays(
-                    [raw.column(c).combine_chunks() for c in contract.column_names], names=contract.column_names
-                )
-                if valid_writer is None:
-                    staged.valid_path = batch_dir / f"valid-{upload.upload_id}.parquet"
-                    valid_writer = pq.ParquetWriter(staged.valid_path, valid_schema)
-                valid_writer.write_table(pa.table(columns, schema=valid_schema))
-                staged.rows_staged += n
-            done_rows += len(keep) + len(reasons)
-            if progress:
-                progress(upload.file_name, done_rows)
+        for job in jobs:
+            pending.append(pool.submit(work, job))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
     finally:
-        rejected_writer.close()
-        if valid_writer is not None:
-            valid_writer.close()
+        for future in pending:
+            future.cancel()
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _stage_file(contract: Contract, upload: Upload, seq: int, settings: Settings,
+                pseudonymizer: Pseudonymizer, ingested_at: dt.datetime, progress: Progress | None) -> _Staged:
+    """Parse, validate and pseudonymize one landed file into data files of its bronze table
+    (valid rows) and quarantine table (refused rows), committed later with the batch. A file
+    that fails midway leaves none of its data files behind."""
+    landed = Path(upload.landing_path)
+    lineage = _Lineage(upload.upload_id, str(landed.relative_to(settings.landing_root)), ingested_at)
+    plan = ReadPlan()
+    staged = _Staged(upload, seq)
+    written: list[Path] = []
+    done_rows = 0
+    threads = settings.ingest_threads
+    try:
+        jobs = read_delivery_jobs(landed, contract, plan, settings.csv_block_bytes, settings.max_record_bytes,
+                                  settings.ggdata_max_page_rows)
+        with ThreadPoolExecutor(threads, thread_name_prefix="ingest") as pool:
+            work = partial(_prepare, contract, lineage=lineage, pseudonymizer=pseudonymizer, settings=settings,
+                           written=written)
+            for prepared in _in_order(pool, work, enumerate(jobs), window=threads + 1):
+                if prepared.rejected is not None:
+                    staged.rejected_paths.append(prepared.rejected)
+                    staged.rejected += prepared.rejected_rows
+                    staged.reasons.update(prepared.reasons)
+                if prepared.valid is not None:
+                    staged.valid_paths.append(prepared.valid)
+                    staged.rows_staged += prepared.valid_rows
+                    staged.warnings.update(prepared.warnings)
+                done_rows += prepared.valid_rows + prepared.rejected_rows
+                if progress:
+                    progress(upload.file_name, done_rows)
+    except BaseException:
+        _remove(written)  # every worker has stopped: the pool is shut down
+        raise
     upload.encoding = plan.encoding
     upload.notes = plan.notes
     return staged
 
 
-def _bronze_load(contract: Contract, staged: list[_Staged], settings: Settings, batch_dir: Path) -> tuple[int, int, Counter]:
-    """The Spark step for a batch: dedup against bronze, then append quarantine and bronze."""
-    from jobs.bronze_load import duplicates_as_quarantine, split_duplicates
+def _duplicate_rows(contract: Contract, staged: list[_Staged], duplicates: dict[str, dict[int, str]],
+                    settings: Settings, ingested_at: dt.datetime) -> pa.Table:
+    """The duplicates' quarantine rows, with their values as delivered: read again from
+    landing (duplicates are rare, so the ingest does not keep every row's delivered strings)."""
+    parts = []
+    for s in staged:
+        rows = duplicates.get(s.upload.upload_id)
+        if not rows:
+            continue
+        landed = Path(s.upload.landing_path)
+        lineage = _Lineage(s.upload.upload_id, str(landed.relative_to(settings.landing_root)), ingested_at)
+        wanted = np.fromiter(rows, np.int64, len(rows))
+        numbers, texts, reasons = [], [], []
+        for batch in read_delivery(landed, contract, ReadPlan(), settings.csv_block_bytes,
+                                   settings.max_record_bytes, settings.ggdata_max_page_rows):
+            hit = np.flatnonzero(np.isin(batch.row_numbers, wanted))
+            if not len(hit):
+                continue
+            picked = batch.row_numbers[hit].tolist()
+            numbers += picked
+            texts += _raw_json(batch.columns.take(hit).to_pylist())
+            reasons += [[rows[n]] for n in picked]
+        if len(numbers) != len(rows):  # pragma: no cover - the reader is deterministic
+            raise AssertionError(f"upload {s.upload.upload_id}: {len(rows)} duplicates, {len(numbers)} found again")
+        parts.append(lineage.quarantine(numbers, texts, reasons))
+    return pa.concat_tables(parts) if parts else QUARANTINE_SCHEMA.empty_table()
+
+
+def _without_duplicates(contract: Contract, s: _Staged, row_numbers: set[int], settings: Settings) -> None:
+    """Write the upload's bronze data files again without the rows that turned out duplicates."""
+    kept: list[Path] = []
+    drop = pa.array(sorted(row_numbers), pa.int64())
+    for path in s.valid_paths:
+        rows = pq.read_table(path)
+        remaining = rows.filter(pc.invert(pc.is_in(rows.column("_row_number"), value_set=drop)))
+        if remaining.num_rows == rows.num_rows:
+            kept.append(path)
+            continue
+        if remaining.num_rows:
+            kept.append(_write(contract, "bronze", remaining, settings, f"{s.upload.upload_id}-dedup", []))
+        path.unlink()
+    s.valid_paths = kept
+
+
+def _bronze_load(contract: Contract, staged: list[_Staged], settings: Settings,
+                 ingested_at: dt.datetime, committed: list[Path]) -> tuple[int, int, Counter]:
+    """The Spark step for a batch: find its duplicates (within the batch, and in bronze for
+    transactions), move them to quarantine, then commit the batch's data files: quarantine,
+    then bronze, one commit each. ``committed`` receives the files once they are in a table."""
+    from jobs.bronze_load import find_duplicates
     from lcdp.lake import engine
 
-    spark = engine.spark(settings)
     bronze_name = catalog.bronze(contract).qualified
     quarantine_name = catalog.quarantine(contract).qualified
-    catalog.ensure(bronze_name, settings)
-    catalog.ensure(quarantine_name, settings)
-    valid_files = [str(s.valid_path) for s in staged if s.valid_path is not None]
-    rejected_files = [str(p) for p in sorted(batch_dir.glob("rejected-*.parquet"))]
-    quarantine_rows = spark.read.parquet(*rejected_files) if rejected_files else None
+    for name in (bronze_name, quarantine_name):  # a delivery makes both tables, even empty
+        catalog.ensure(name, settings)
     dup_counts: Counter = Counter()
-    accepted = None
+    valid_files = [str(p) for s in staged for p in s.valid_paths]
     if valid_files:
-        staged_df = spark.read.parquet(*valid_files)
+        from pyspark.sql import functions as F
+
+        spark = engine.spark(settings)
+        rows = spark.read.parquet(*valid_files).select(*contract.bronze_key, "_upload_id", "_row_number")
+        if len(staged) == 1:
+            rows = rows.withColumn("_upload_seq", F.lit(staged[0].seq))
+        else:
+            order = spark.createDataFrame([(s.upload.upload_id, s.seq) for s in staged],
+                                          "_upload_id string, _upload_seq int")
+            rows = order.join(rows, on="_upload_id")  # the few uploads on the left (the build side)
         existing = None
         if contract.unique_across_deliveries and catalog.row_count(bronze_name, settings):
             existing = catalog.read(spark, bronze_name, settings).select(*contract.bronze_key)
-        accepted, duplicates = split_duplicates(
-            staged_df, contract.bronze_key, contract.unique_across_deliveries, existing,
-            key_label="+".join(contract.key),
-        )
-        # Materialize the (small) duplicates once: counting, the quarantine append and the
-        # bronze anti-join then read them instead of recomputing the search three times.
-        dup_dir = str(batch_dir / "duplicates")
-        duplicates.write.mode("overwrite").parquet(dup_dir)
-        # (schema given: an empty result may be written as no file at all)
-        duplicates = spark.read.schema(duplicates.schema).parquet(dup_dir)
-        accepted = staged_df.join(duplicates.select("_upload_id", "_row_number"),
-                                  on=["_upload_id", "_row_number"], how="left_anti").drop("_raw", "_upload_seq")
-        for row in duplicates.groupBy("_upload_id", "reason").count().collect():
-            dup_counts[(row["_upload_id"], row["reason"])] = row["count"]
-        if dup_counts:
-            dup_rows = duplicates_as_quarantine(duplicates)
-            quarantine_rows = dup_rows if quarantine_rows is None else quarantine_rows.unionByName(dup_rows)
-    q_version = catalog.append(quarantine_rows, quarantine_name, settings) if quarantine_rows is not None else catalog.version(quarantine_name, settings)
-    b_version = catalog.append(accepted, bronze_name, settings) if accepted is not None else catalog.version(bronze_name, settings)
+        duplicates = find_duplicates(rows, contract.bronze_key, contract.unique_across_deliveries, existing,
+                                     key_label="+".join(contract.key))
+        found: dict[str, dict[int, str]] = {}
+        for row in duplicates.collect():
+            found.setdefault(row["_upload_id"], {})[row["_row_number"]] = row["reason"]
+            dup_counts[(row["_upload_id"], row["reason"])] += 1
+        if found:
+            dup_rows = _duplicate_rows(contract, staged, found, settings, ingested_at)
+            staged[0].rejected_paths.append(_write(contract, "quarantine", dup_rows, settings, "duplicates", []))
+            for s in staged:
+                if s.upload.upload_id in found:
+                    _without_duplicates(contract, s, set(found[s.upload.upload_id]), settings)
+    rejected_files = [p for s in staged for p in s.rejected_paths]
+    valid_paths = [p for s in staged for p in s.valid_paths]
+    q_version = catalog.version(quarantine_name, settings)
+    if rejected_files:
+        q_version = catalog.commit_files(quarantine_name, settings, rejected_files)
+        committed += rejected_files
+    b_version = catalog.version(bronze_name, settings)
+    if valid_paths:
+        b_version = catalog.commit_files(bronze_name, settings, valid_paths)
+        committed += valid_paths
     return b_version, q_version, dup_counts  # type: ignore[return-value]
 
 
@@ -301,10 +426,9 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
     db_url = settings.metadata_db_url
     pseudonymizer = Pseudonymizer(settings.hmac_key)
     ingested_at = dt.datetime.now(dt.timezone.utc)
-    batch_dir = settings.staging_root / new_upload_id()
-    batch_dir.mkdir(parents=True)
     receipts: dict[int, Receipt] = {}
     staged: list[_Staged] = []
+    committed: list[Path] = []  # data files this batch has added to its tables
     in_flight: list[Upload] = []  # taken on by this call and not finished yet
     try:
         for seq, (upload_id, file_name, file) in enumerate(landed):
@@ -323,10 +447,8 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
             upload.status, upload.started_at = "ingesting", dt.datetime.now(dt.timezone.utc)
             _finish(db_url, upload)
             try:
-                staged.append(_stage_file(contract, upload, seq, settings, pseudonymizer, ingested_at, batch_dir, progress))
+                staged.append(_stage_file(contract, upload, seq, settings, pseudonymizer, ingested_at, progress))
             except Exception as exc:
-                for leftover in batch_dir.glob(f"*-{upload.upload_id}.parquet"):
-                    leftover.unlink()
                 if isinstance(exc, DeliveryRefused):
                     upload.status, upload.error = "refused", str(exc)
                     bound.info("ingest.refused", reason=str(exc))  # the receipt reports it
@@ -345,7 +467,7 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
             # deliveries of the same ids end as if sent one after the other, and the versions
             # read back are the commits this batch made.
             with table_lock(settings, catalog.bronze(contract).qualified):
-                b_version, q_version, dup_counts = _bronze_load(contract, staged, settings, batch_dir)
+                b_version, q_version, dup_counts = _bronze_load(contract, staged, settings, ingested_at, committed)
             for s in staged:
                 dups = Counter({reason: n for (uid, reason), n in dup_counts.items() if uid == s.upload.upload_id})
                 u = s.upload
@@ -382,7 +504,8 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
         _log.exception("ingest.load_failed", upload_ids=ids, partner=partner, dataset=dataset)
         raise DeliveryFailed(message) from exc
     finally:
-        shutil.rmtree(batch_dir, ignore_errors=True)
+        # data files no commit took in are nobody's: remove them now rather than at the next vacuum
+        _remove([p for s in staged for p in s.files if p not in committed])
     return [receipts[i] for i in sorted(receipts)]
 
 

@@ -23,34 +23,43 @@ def normalize(kind: str, value: str) -> str:
 
 
 class Pseudonymizer:
-    """Maps raw identifiers to stable pseudonyms under one key."""
+    """Maps raw identifiers to stable pseudonyms under one key. Safe to share between the
+    ingest's worker threads (a pseudonym computed twice at once is the same string)."""
 
-    #: Remembered pseudonyms per instance; one delivery's cardholders and merchants fit easily.
-    CACHE_LIMIT = 500_000  # about 100 MiB
+    #: Remembered pseudonyms per kind; one delivery's cardholders and merchants fit easily.
+    CACHE_LIMIT = 500_000  # about 100 MiB per kind
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("the pseudonymization key must be at least 16 bytes")
         self._inner = hmac.new(key, digestmod=hashlib.sha256)
-        self._cache: dict[tuple[str, str], str] = {}
+        self._cache: dict[str, dict[str, str]] = {}
 
-    def one(self, kind: str, value: str) -> str:
-        cached = self._cache.get((kind, value))
-        if cached is not None:
-            return cached
+    def _hash(self, kind: str, value: str) -> str:
         mac = self._inner.copy()
         mac.update(f"{kind}:{normalize(kind, value)}".encode())
-        digest = mac.hexdigest()[:32]
-        if len(self._cache) < self.CACHE_LIMIT:
-            self._cache[(kind, value)] = digest
-        return digest
+        return mac.hexdigest()[:32]
+
+    def one(self, kind: str, value: str) -> str:
+        cache = self._cache.setdefault(kind, {})
+        cached = cache.get(value)
+        if cached is None:
+            cached = self._hash(kind, value)
+            if len(cache) < self.CACHE_LIMIT:
+                cache[value] = cached
+        return cached
 
     def column(self, kind: str, values: pa.Array) -> pa.Array:
         """Pseudonymize a string column; nulls stay null. Each distinct value is hashed once
-        (card tokens repeat across a cardholder's payments)."""
+        (card tokens repeat across a cardholder's payments), and looked up in bulk: a call
+        per row cost more than the hashing (1M kona rows: 0.9 s of 1.3 s)."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         encoded = pc.dictionary_encode(values)
         uniques = encoded.dictionary.to_pylist()
-        hashed = pa.array([self.one(kind, v) for v in uniques], pa.string())
-        return pc.take(hashed, encoded.indices)
+        cache = self._cache.setdefault(kind, {})
+        hashed = [cache.get(v) for v in uniques]
+        for i, digest in enumerate(hashed):
+            if digest is None:
+                hashed[i] = self.one(kind, uniques[i])
+        return pc.take(pa.array(hashed, pa.string()), encoded.indices)

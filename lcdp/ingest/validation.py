@@ -8,6 +8,7 @@ kept (warnings). Reason codes are ``<column>:<check>``, e.g. ``amount:not_intege
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +83,41 @@ class _Findings:
             target.setdefault(int(idx), []).append(reason)
 
 
+#: Formats that Arrow's cast to text writes exactly (ISO), for the unit strptime gives: a cast is
+#: over ten times faster than ``strftime`` (1M kona timestamps: 0.1 s against 1.2 s).
+_CAST_FORMATS = {("%Y-%m-%d %H:%M:%S", "timestamp"), ("%Y-%m-%d", "date")}
+
+
+def _formatted(parsed: pa.Array, fmt: str) -> pa.Array:
+    """Parsed values (timestamps in seconds) written back in ``fmt``."""
+    if (fmt, "timestamp") in _CAST_FORMATS:
+        return pc.cast(parsed, pa.string())
+    if (fmt, "date") in _CAST_FORMATS:
+        return pc.cast(pc.cast(parsed, pa.date32()), pa.string())
+    return pc.strftime(parsed, format=fmt)
+
+
+class _Distinct:
+    """A string column's pattern checks, run once per distinct value when values repeat
+    (merchant numbers: a few thousand in a million rows), else once per row. Whether they
+    repeat is judged on the first rows. (A regular expression costs about 150 ns a value;
+    encoding a column, a tenth of that.)"""
+
+    SAMPLE = 16384
+
+    def __init__(self, values: pa.Array) -> None:
+        self.values = values
+        head = values.slice(0, self.SAMPLE)
+        self.encoded = (pc.dictionary_encode(values) if len(values) > self.SAMPLE
+                        and len(pc.unique(head)) * 2 <= len(head) else None)
+
+    def check(self, test: Callable[[pa.Array], pa.Array]) -> pa.Array:
+        """``test`` (values → booleans) of every row."""
+        if self.encoded is None:
+            return test(self.values)
+        return pc.take(test(self.encoded.dictionary), self.encoded.indices)
+
+
 def _typed_column(col: Column, raw: pa.Array, findings: _Findings, table: pa.Table) -> pa.Array:
     name = col.name
     if col.type in ("string", "brn"):
@@ -93,23 +129,25 @@ def _typed_column(col: Column, raw: pa.Array, findings: _Findings, table: pa.Tab
             ok = pc.fill_null(pc.invert(bad_format), False)
             check = _brn_check(pc.if_else(ok, digits, pa.scalar(None, pa.string())))
             findings.add(np.logical_and(ok.to_numpy(zero_copy_only=False), ~check), f"{name}:bad_check_digit")
+        values = _Distinct(raw)
         if col.pattern:
-            findings.add(pc.invert(pc.match_substring_regex(raw, col.pattern)), f"{name}:bad_format")
+            findings.add(values.check(lambda v: pc.invert(pc.match_substring_regex(v, col.pattern))),
+                         f"{name}:bad_format")
         allowed = col.allowed or (reference().values(col.allowed_ref) if col.allowed_ref else None)
         if allowed:
-            findings.add(
-                pc.and_(pc.is_valid(raw), pc.invert(pc.is_in(raw, value_set=pa.array(allowed)))),
-                f"{name}:not_allowed",
-            )
+            findings.add(pc.and_(pc.is_valid(raw), pc.invert(pc.is_in(raw, value_set=pa.array(allowed)))),
+                         f"{name}:not_allowed")
         if col.text:
-            findings.add(pc.match_substring_regex(raw, _FORMULA_RE), f"{name}:formula_prefix", warning=True)
+            findings.add(values.check(lambda v: pc.match_substring_regex(v, _FORMULA_RE)), f"{name}:formula_prefix",
+                         warning=True)
         return raw
 
     if col.type == "integer":
         ok = pc.match_substring_regex(raw, _INT_RE)
         findings.add(pc.invert(ok), f"{name}:not_integer")
         # Arrow's cast refuses a leading "+", which the pattern (rightly) accepts
-        unsigned = pc.replace_substring_regex(raw, r"^\+", "")
+        plus = pc.any(pc.starts_with(raw, "+")).as_py()
+        unsigned = pc.replace_substring_regex(raw, r"^\+", "") if plus else raw
         value = pc.cast(pc.if_else(ok, unsigned, pa.scalar(None, pa.string())), pa.int64())
     elif col.type == "float":
         ok = pc.match_substring_regex(raw, _FLOAT_RE)
@@ -123,7 +161,7 @@ def _typed_column(col: Column, raw: pa.Array, findings: _Findings, table: pa.Tab
         parsed = pc.strptime(raw, format=col.format, unit="s", error_is_null=True)
         # Arrow's strptime rolls impossible days over (2024-02-30 → 03-01): a value is a real
         # date only if formatting it back gives the delivered text.
-        exact = pc.equal(pc.strftime(parsed, format=col.format), raw)
+        exact = pc.equal(_formatted(parsed, col.format), raw)
         parsed = pc.if_else(exact, parsed, pa.scalar(None, parsed.type))
         findings.add(pc.and_(pc.is_valid(raw), pc.is_null(parsed)), f"{name}:bad_{col.type}")
         if col.type == "timestamp":
@@ -178,7 +216,8 @@ def validate(contract: Contract, raw: pa.Table) -> ValidatedBatch:
     for name in contract.column_names:
         column = raw.column(name).combine_chunks() if raw.num_rows else pa.array([], pa.string())
         trimmed = pc.utf8_trim_whitespace(column)
-        cleaned[name] = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        blank = pc.equal(trimmed, "")
+        cleaned[name] = pc.if_else(blank, pa.scalar(None, pa.string()), trimmed) if pc.any(blank).as_py() else trimmed
     table = pa.table(cleaned) if cleaned else raw
     findings = _Findings()
     typed: dict[str, pa.Array] = {}

@@ -133,6 +133,97 @@ def to_arrow(name: str, settings: Settings, version: int | None = None, columns:
     return handle.to_pyarrow_table(columns=columns)
 
 
+def new_data_file(name: str, settings: Settings, label: str) -> Path:
+    """A path for a data file that ``commit_files`` will add to the table (created empty
+    first, if it does not exist). Until the commit, no version references the file; if the
+    writer dies first, vacuum removes it as it removes any unreferenced file."""
+    ensure(name, settings)
+    return table(name).path(settings) / f"part-{label}-{uuid.uuid4().hex}.parquet"
+
+
+def write_data_file(path: Path, rows: pa.Table) -> Path:
+    """Write rows as one of a table's data files (the compression and encoding the lake keeps)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(rows, path, compression="zstd", compression_level=1)
+    return path
+
+
+def commit_files(name: str, settings: Settings, paths: list[Path]) -> int:
+    """Add data files written by ``write_data_file`` to the table in one commit (an append);
+    returns the new version. Their statistics (rows, min, max, nulls per column) come from
+    the files' own footers, so readers skip files as they would the engine's.
+
+    Ingest writes bronze and quarantine this way: its parsed rows go once to their final
+    files, where handing them to the engine to append rewrote every row a second time
+    (1M kona rows: 1.3 s of a 4.3 s ingest)."""
+    from deltalake.transaction import AddAction
+
+    handle = delta(name, settings)
+    if handle is None:
+        raise UnknownTable(f"table {name} does not exist")
+    root = table(name).path(settings)
+    actions = []
+    for path in paths:
+        info = path.stat()
+        actions.append(AddAction(path=str(path.relative_to(root)), size=info.st_size, partition_values={},
+                                 modification_time=int(info.st_mtime * 1000), data_change=True,
+                                 stats=_file_stats(path)))
+    handle.create_write_transaction(actions, mode="append", schema=handle.schema())
+    return version(name, settings)  # type: ignore[return-value]
+
+
+def _file_stats(path: Path) -> str:
+    """Delta statistics of a Parquet data file from its footer: ``numRecords`` and, per
+    top-level column with statistics, ``minValues``/``maxValues``/``nullCount``. Timestamps
+    are written to the millisecond as Delta has them, the minimum rounded down and the
+    maximum up, so no reader skips a file that holds a match; a column without statistics in
+    any row group (nested, or values too long) has none."""
+    import math
+
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    lows: dict[str, Any] = {}
+    highs: dict[str, Any] = {}
+    nulls: dict[str, int] = {}
+    unusable: set[str] = set()
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            column = chunk.path_in_schema
+            stats = chunk.statistics
+            if "." in column or stats is None or not stats.has_min_max or not stats.has_null_count:
+                unusable.add(column)
+                continue
+            low, high = stats.min, stats.max
+            if isinstance(low, float) and (math.isnan(low) or math.isnan(high)):
+                unusable.add(column)
+                continue
+            lows[column] = low if column not in lows else min(lows[column], low)
+            highs[column] = high if column not in highs else max(highs[column], high)
+            nulls[column] = nulls.get(column, 0) + stats.null_count
+
+    def as_json(value: Any, up: bool) -> Any:
+        if isinstance(value, dt.datetime):
+            value = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+            micros = value.microsecond
+            value = value.replace(microsecond=micros - micros % 1000)
+            if up and micros % 1000:
+                value += dt.timedelta(milliseconds=1)
+            return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return value
+
+    usable = [c for c in lows if c not in unusable]
+    return json.dumps({"numRecords": meta.num_rows,
+                       "minValues": {c: as_json(lows[c], up=False) for c in usable},
+                       "maxValues": {c: as_json(highs[c], up=True) for c in usable},
+                       "nullCount": {c: nulls[c] for c in usable}}, ensure_ascii=False)
+
+
 def history(name: str, settings: Settings, limit: int | None = None) -> list[dict]:
     handle = delta(name, settings)
     return [] if handle is None else handle.history(limit)
