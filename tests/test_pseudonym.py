@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from lcdp.ingest import ingest_file
 from lcdp.lake import catalog
@@ -57,3 +58,25 @@ def test_the_same_brn_from_four_partners_gets_one_business_key(tmp_path):
         keys.update(table.column("business_key").to_pylist())
         assert BRN.replace("-", "") not in json.dumps(table.drop_columns(["_ingested_at"]).to_pylist(), default=str)
     assert len(keys) == 1 and len(next(iter(keys))) == 32
+
+
+@given(key=st.binary(min_size=16, max_size=100),
+       blocks=st.lists(st.lists(st.one_of(st.none(), st.sampled_from([f"C{i:05d}" for i in range(40)]),
+                                          st.text(min_size=1, max_size=12)), max_size=60), min_size=1, max_size=4),
+       limit=st.sampled_from([3, 500_000]))
+@hypothesis_settings(max_examples=60, deadline=None)
+def test_pseudonyms_are_hmac_sha256_whatever_the_blocks_and_the_memory(key, blocks, limit):
+    """A column's pseudonyms are the standard HMAC-SHA256 of ``kind:value`` (128 bits), nulls
+    stay null, whichever values earlier blocks made it remember, and when its memory is full."""
+    import hashlib
+    import hmac
+
+    from lcdp.ingest.pseudonym import Pseudonymizer, normalize
+
+    pseudonymizer = Pseudonymizer(key)
+    pseudonymizer.CACHE_LIMIT = limit
+    for values in blocks:
+        for kind in ("card", "business"):
+            expected = [None if v is None else hmac.new(key, f"{kind}:{normalize(kind, v)}".encode(),
+                                                        hashlib.sha256).hexdigest()[:32] for v in values]
+            assert pseudonymizer.column(kind, pa.array(values, pa.string())).to_pylist() == expected

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pyarrow as pa
+from hypothesis import given, settings, strategies as st
 
 from lcdp.contracts import get_contract
 from lcdp.ingest.validation import validate
@@ -91,3 +92,20 @@ def test_formula_prefixes_are_flagged_and_text_kept_verbatim():
 def test_every_failing_rule_of_a_row_is_reported():
     errors, _, _ = check(KONA, BASE_TX, tx_id="bad id", amount="x", channel="현금")
     assert errors == ["tx_id:bad_format", "amount:not_integer", "channel:not_allowed"]
+
+
+@given(st.lists(st.one_of(st.none(), st.from_regex(r"[+-]?[0-9]{1,22}", fullmatch=True),
+                          st.text(alphabet="0123456789+-. ex", max_size=8)), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_integers_read_at_once_are_those_the_pattern_accepts(texts):
+    """The integer check casts a well-formed column at once and runs the pattern only on a
+    column the cast refused: either way a value is an integer exactly when it matches
+    ``_INT_RE`` (a sign and at most 18 digits), with the value it spells."""
+    import re
+
+    from lcdp.ingest.validation import _INT_RE, _integers
+
+    value, ok = _integers(pa.array(texts, pa.string()))
+    expected_ok = [None if t is None else bool(re.match(_INT_RE, t)) for t in texts]
+    assert ok.to_pylist() == expected_ok
+    assert value.to_pylist() == [int(t) if good else None for t, good in zip(texts, expected_ok)]

@@ -96,9 +96,10 @@ def _decode_columns(table: pa.Table, encoding: str) -> tuple[pa.Table, np.ndarra
     """Byte columns as text, and the rows with a value that is not text in ``encoding`` (None
     when there is none).
 
-    ASCII reads the same in UTF-8 and CP949, so an ASCII value is taken as it is, without a
-    copy; the rest (the Korean values: few distinct ones, such as 카드 or 30대) is decoded once
-    per distinct value. A UTF-8 column is checked whole first, in one pass of Arrow's own
+    ASCII reads the same in UTF-8 and CP949, so an all-ASCII column is taken as it is,
+    without a copy. A column with other values (the Korean ones: few distinct, such as 카드
+    or 30대) is decoded once per distinct value: all of it when its values repeat, else just
+    its non-ASCII values. A UTF-8 column is checked whole first, in one pass of Arrow's own
     validation."""
     decoded: dict[str, pa.Array] = {}
     bad: np.ndarray | None = None
@@ -117,24 +118,33 @@ def _decode_columns(table: pa.Table, encoding: str) -> tuple[pa.Table, np.ndarra
                 continue
             except pa.ArrowInvalid:
                 pass
-        others = pc.dictionary_encode(raw.filter(non_ascii))
-        values, failed = [], []
-        for value in others.dictionary.to_pylist():
-            try:
-                values.append(value.decode(encoding))
-                failed.append(False)
-            except UnicodeDecodeError:
-                values.append(None)
-                failed.append(True)
-        indices = others.indices
-        decoded[name] = pc.replace_with_mask(_ascii_only(text, non_ascii), non_ascii,
-                                             pc.take(pa.array(values, pa.string()), indices))
-        if any(failed):
-            at = np.flatnonzero(non_ascii.to_numpy(zero_copy_only=False))
-            wrong = pc.take(pa.array(failed), indices).to_numpy(zero_copy_only=False)
-            bad = np.zeros(len(raw), bool) if bad is None else bad
-            bad[at[wrong]] = True
+        encoded = pc.dictionary_encode(raw)
+        if len(encoded.dictionary) * 4 <= len(raw):
+            column, failed = _decode_each(encoded, encoding)
+        else:
+            part, part_failed = _decode_each(pc.dictionary_encode(raw.filter(non_ascii)), encoding)
+            column = pc.replace_with_mask(_ascii_only(text, non_ascii), non_ascii, part)
+            failed = pc.replace_with_mask(pa.array(np.zeros(len(raw), bool)), non_ascii, part_failed)
+        decoded[name] = column
+        if pc.any(failed).as_py():
+            wrong = failed.to_numpy(zero_copy_only=False)
+            bad = wrong if bad is None else bad | wrong
     return pa.table(decoded), bad
+
+
+def _decode_each(encoded: pa.DictionaryArray, encoding: str) -> tuple[pa.Array, pa.Array]:
+    """Each value of a dictionary-encoded byte column decoded once: the text per row (null
+    where it is not text in ``encoding``), and whether it failed, per row."""
+    values, failed = [], []
+    for value in encoded.dictionary.to_pylist():
+        try:
+            values.append(value.decode(encoding))
+            failed.append(False)
+        except UnicodeDecodeError:
+            values.append(None)
+            failed.append(True)
+    indices = encoded.indices
+    return pc.take(pa.array(values, pa.string()), indices), pc.take(pa.array(failed), indices)
 
 
 def _ascii_only(text: pa.Array, non_ascii: pa.Array) -> pa.Array:
