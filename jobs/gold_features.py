@@ -55,33 +55,42 @@ OUTPUT_DDL = (
 )
 
 
-def monthly_sales(transactions: DataFrame) -> DataFrame:
-    """Sales per business and month: net amount, payments, customers, policy-fund amount."""
+def visits(transactions: DataFrame) -> DataFrame:
+    """Each (business, card, month) with a payment: which cardholders bought where, when."""
+    paid = (transactions.where(F.col("business_key").isNotNull() & (F.col("kind") == "payment")
+                               & F.col("card_key").isNotNull()))
+    return paid.select("business_key", "card_key", F.col("tx_month").alias("month")).distinct()
+
+
+def monthly_activity(transactions: DataFrame, visits: DataFrame, earlier_visits: DataFrame) -> DataFrame:
+    """Per business and month: net sales, payments, policy-fund amount, customers (distinct
+    cards that paid) and repeat customers (those of them who also paid there in the
+    REPEAT_MONTHS months before).
+
+    ``visits`` are ``visits(transactions)``; ``earlier_visits`` hold those of the months
+    before, as far back as REPEAT_MONTHS (``visits`` itself when the frame covers the whole
+    history). The edge computes this month by month, each month's visits staged for the
+    next three: at 20,000 merchants × 24 months, 29 s against 47 s for the sales and a window
+    over every (business, card) pair's visits, whose sort of 12M pairs spilled.
+    """
     placed = transactions.where(F.col("business_key").isNotNull())
     payment = F.col("kind") == "payment"
-    return placed.groupBy("business_key", F.col("tx_month").alias("month")).agg(
+    sales = placed.groupBy("business_key", F.col("tx_month").alias("month")).agg(
         F.sum("net_amount").alias("sales_amount"),
         F.sum(F.when(payment, 1).otherwise(0)).cast("bigint").alias("payments"),
-        F.countDistinct(F.when(payment, F.col("card_key"))).cast("bigint").alias("customers"),
         F.sum(F.when(F.col("policy_fund").isNotNull(), F.col("net_amount")).otherwise(0)).alias("policy_fund_amount"),
     )
-
-
-def repeat_customers(transactions: DataFrame) -> DataFrame:
-    """Per business and month T: customers of T who also paid there in T-3..T-1.
-
-    Each (business, card) pair's visit months in order: a visit is a return when the pair's
-    previous visit is at most REPEAT_MONTHS months before it. A window over the distinct
-    visits, not a join of visits with earlier visits (tens of millions of rows each, and a
-    join's build side cannot spill), nor the aggregate over every visit and its three
-    following months that it replaced: at 21.8M payments that took 34 s, this 21 s.
-    """
-    visits = (transactions.where(F.col("business_key").isNotNull() & (F.col("kind") == "payment"))
-              .select("business_key", "card_key", F.col("tx_month").alias("month")).distinct())
-    by_pair = Window.partitionBy("business_key", "card_key").orderBy("month")
-    returning = F.lag("month").over(by_pair) >= F.add_months("month", -REPEAT_MONTHS)
-    return (visits.withColumn("_returning", returning).where("_returning")
-            .groupBy("business_key", "month").agg(F.count("*").cast("bigint").alias("repeat_customers")))
+    customers = visits.groupBy("business_key", "month").agg(F.count("*").cast("bigint").alias("customers"))
+    now, before = visits.alias("now"), earlier_visits.alias("before")
+    came_back = ((F.col("now.business_key") == F.col("before.business_key"))
+                 & (F.col("now.card_key") == F.col("before.card_key"))
+                 & (F.col("before.month") < F.col("now.month"))
+                 & (F.col("before.month") >= F.add_months(F.col("now.month"), -REPEAT_MONTHS)))
+    repeat = (now.join(before, came_back, "left_semi")
+              .groupBy("business_key", "month").agg(F.count("*").cast("bigint").alias("repeat_customers")))
+    return (sales.join(customers, on=["business_key", "month"], how="left")
+            .join(repeat, on=["business_key", "month"], how="left")
+            .fillna(0, subset=["customers", "repeat_customers"]))
 
 
 def spine(sales: DataFrame, credit: DataFrame, employment: DataFrame, earlier: DataFrame | None = None,
@@ -180,7 +189,8 @@ def _volatility(values: Column, by_month: WindowSpec, months: int) -> Column:
 def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credit: DataFrame,
                             guarantees: DataFrame, employment: DataFrame,
                             stage: Callable[[DataFrame], DataFrame] | None = None,
-                            since: dt.date | None = None, earlier: DataFrame | None = None) -> DataFrame:
+                            since: dt.date | None = None, earlier: DataFrame | None = None,
+                            activity: DataFrame | None = None) -> DataFrame:
     """silver tables → gold.merchant_month_features rows: every month of every business, or,
     given ``since``, the months from ``since`` on.
 
@@ -190,6 +200,9 @@ def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credi
     the snapshots of ``since`` - 11 on. The work is then that of the new months, not of the
     whole history: a daily delivery recomputes one month (test_fusion checks the rows equal a
     recomputation from scratch).
+
+    ``activity``, when the edge computed ``monthly_activity`` month by month, holds its rows
+    (from ``since`` on); otherwise it comes from ``transactions`` here, in one piece.
 
     ``stage`` (given by the edge that runs the job) materializes the sales and snapshot
     windows before the guarantee and registry joins read them. Those joins use the frame
@@ -201,7 +214,8 @@ def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credi
     if (since is None) != (earlier is None):
         raise ValueError("recomputing from a month needs both `since` and the `earlier` rows")
     stage = stage or (lambda frame: frame)
-    frame = sales_and_snapshots(transactions, credit, employment, stage, since=since, earlier=earlier)
+    frame = sales_and_snapshots(transactions, credit, employment, stage, since=since, earlier=earlier,
+                                activity=activity)
     if since is not None:
         frame = frame.where(F.col("month") >= F.lit(since))
     frame = stage(frame)
@@ -212,45 +226,47 @@ def merchant_month_features(transactions: DataFrame, merchants: DataFrame, credi
 
 def inputs_from(since: dt.date) -> dict[str, dt.date]:
     """The first month of each input that the rows from ``since`` on read."""
-    back = lambda months: _add_months(since, -months)  # noqa: E731
+    back = lambda months: add_months(since, -months)  # noqa: E731
     return {"transactions": back(REPEAT_MONTHS), "earlier": back(SALES_WINDOW_MONTHS - 1),
             "snapshots": back(LOOKBACK_MONTHS)}
 
 
-def _add_months(month: dt.date, n: int) -> dt.date:
+def add_months(month: dt.date, n: int) -> dt.date:
+    """The first of the month ``n`` months from ``month``'s."""
     y, m = divmod(month.year * 12 + month.month - 1 + n, 12)
     return dt.date(y, m + 1, 1)
 
 
 def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: DataFrame,
                         stage: Callable[[DataFrame], DataFrame] | None = None,
-                        since: dt.date | None = None, earlier: DataFrame | None = None) -> DataFrame:
+                        since: dt.date | None = None, earlier: DataFrame | None = None,
+                        activity: DataFrame | None = None) -> DataFrame:
     """The spine with sales, their windows, and the bureau and employment values carried
     forward: every feature that comes from the business's own monthly history. ``stage``
-    materializes the repeat-customer counts, then the monthly aggregates, before the windows
-    run over them: each query then holds few memory consumers at once.
+    materializes the monthly activity (when computed here), then the spine with it, before
+    the windows run over them: each query then holds few memory consumers at once.
 
     Given ``since``, only the rows from ``since`` on are right (the caller keeps those): the
     months before it carry just what the windows read, their sales from ``earlier``."""
     stage = stage or (lambda frame: frame)
     if since is not None:
         starts = inputs_from(since)
-        transactions = transactions.where(F.col("tx_month") >= F.lit(starts["transactions"]))
         credit = credit.where(F.col("month") >= F.lit(starts["snapshots"]))
         employment = employment.where(F.col("month") >= F.lit(starts["snapshots"]))
-    sales = monthly_sales(transactions)
-    repeat = repeat_customers(transactions)
+    if activity is None:
+        if since is not None:
+            transactions = transactions.where(F.col("tx_month") >= F.lit(inputs_from(since)["transactions"]))
+        seen = visits(transactions)
+        activity = stage(monthly_activity(transactions, seen, seen))  # the widest aggregate: a query of its own
+    sales = activity
     if since is not None:
-        is_new = F.col("month") >= F.lit(since)
-        sales, repeat = sales.where(is_new), repeat.where(is_new)
+        sales = activity = activity.where(F.col("month") >= F.lit(since))
         earlier = earlier.where(F.col("month") < F.lit(since))
         known = earlier.where(F.col("month") >= F.lit(inputs_from(since)["earlier"])).select(
             "business_key", "month", "sales_amount")
-        sales = sales.unionByName(known, allowMissingColumns=True)
-    repeat = stage(repeat)  # the widest aggregate: a query of its own
+        sales = activity.unionByName(known, allowMissingColumns=True)
     frame = (spine(sales, credit, employment, earlier, since)
-             .join(sales, on=["business_key", "month"], how="left")
-             .join(repeat, on=["business_key", "month"], how="left"))
+             .join(sales, on=["business_key", "month"], how="left"))
     frame = stage(frame.fillna(0, subset=["sales_amount", "payments", "customers", "policy_fund_amount",
                                           "repeat_customers"]))
     by_month = Window.partitionBy("business_key").orderBy("month")

@@ -39,35 +39,34 @@ def hour_band(hour):
 def spending_cube(transactions: DataFrame) -> DataFrame:
     """silver.transactions rows → cube cells.
 
-    The two distinct counts are computed as distinct (cell, card) and (cell, merchant) pairs
-    counted per cell, then summed with the cell totals over a union: no join on the cell's
-    nullable dimensions, and no ``countDistinct``. With two distinct columns the engine keeps
-    each group's distinct values as a list in one accumulator, whose first batch alone asked
-    for 114 MB at 300 merchants × 24 months and could not spill; grouping by the pairs can.
+    Two aggregates of the payments, each an ordinary group-by that can spill (no
+    ``countDistinct``: with two distinct columns the engine kept each group's values in one
+    accumulator that asked 114 MB at once at 300 merchants × 24 months): per (cell, card) the
+    spending and payments, rolled up to the cell with its cards counted; per cell the
+    distinct merchants. The edge runs it month by month (cells never span months): one
+    query over 24 months at 20,000 merchants took 154 s, the 24 month queries 31 s.
     """
     cells = transactions.select(
         "sigun_cd", "industry_code", "age_band", "gender",
         hour_band(F.col("tx_hour")).alias("hour_band"),
         F.when(F.col("is_weekend"), "weekend").otherwise("weekday").alias("day_type"),
-        F.col("tx_month").alias("month"), "net_amount", "card_key", "merchant_key", "kind")
+        F.col("tx_month").alias("month"), "net_amount", "card_key", "merchant_key",
+        (F.col("kind") == "payment").cast("int").alias("is_payment"))
     cell = [*DIMENSIONS, "month"]
     zero = F.lit(0).cast("bigint")
-    totals = cells.groupBy(*cell).agg(
-        F.sum("net_amount").cast("bigint").alias("spending"),
-        F.sum(F.when(F.col("kind") == "payment", 1).otherwise(0)).cast("bigint").alias("transactions"),
-    ).select(*cell, "spending", "transactions", zero.alias("cardholders"), zero.alias("merchants"))
-    payments = cells.where(F.col("kind") == "payment")
-
-    def distinct_count(column: str, name: str) -> DataFrame:
-        counted = (payments.where(F.col(column).isNotNull()).select(*cell, column).distinct()
-                   .groupBy(*cell).agg(F.count(F.lit(1)).cast("bigint").alias(name)))
-        others = [c for c in ("cardholders", "merchants") if c != name]
-        return counted.select(*cell, zero.alias("spending"), zero.alias("transactions"), name,
-                              *(zero.alias(c) for c in others))
-
-    parts = totals.unionByName(distinct_count("card_key", "cardholders")) \
-        .unionByName(distinct_count("merchant_key", "merchants"))
-    return parts.groupBy(*cell).agg(
+    per_card = cells.groupBy(*cell, "card_key").agg(F.sum("net_amount").alias("spending"),
+                                                   F.sum("is_payment").alias("payments"))
+    by_cards = per_card.groupBy(*cell).agg(
+        F.sum("spending").cast("bigint").alias("spending"), F.sum("payments").cast("bigint").alias("transactions"),
+        # a card counts once it paid in the cell (a refund alone is no cardholder)
+        F.count(F.when((F.col("payments") > 0) & F.col("card_key").isNotNull(), 1)).cast("bigint").alias("cardholders"),
+    ).select(*cell, "spending", "transactions", "cardholders", zero.alias("merchants"))
+    by_merchants = (cells.where((F.col("is_payment") == 1) & F.col("merchant_key").isNotNull())
+                    .select(*cell, "merchant_key").distinct()
+                    .groupBy(*cell).agg(F.count(F.lit(1)).cast("bigint").alias("merchants"))
+                    .select(*cell, zero.alias("spending"), zero.alias("transactions"), zero.alias("cardholders"),
+                            "merchants"))
+    return by_cards.unionByName(by_merchants).groupBy(*cell).agg(
         *(F.sum(c).cast("bigint").alias(c) for c in ("spending", "transactions", "cardholders", "merchants"))
     ).transform(lambda cells: conform(cells, OUTPUT_DDL))
 

@@ -108,3 +108,38 @@ def test_data_files_committed_directly_read_and_skip_like_the_engines_own(settin
     latest = true_max - dt.timedelta(microseconds=1)
     assert [r.tx_id for r in lake.where(lake.tx_ts > latest).collect()] == ["T00001049"]
     assert DeltaTable(catalog.table(name).uri(settings)).to_pyarrow_table(filters=[("amount", ">=", 1049)]).num_rows == 1
+
+
+def test_a_version_written_in_chunks_is_one_commit_or_nothing(settings, spark):
+    """``new_version``: chunks written by the engine become one version when committed (whole
+    table, or the partitions named), and a block left without a commit leaves nothing behind."""
+    name, ddl = "gold.spending_cube", ("sigun_cd string, industry_code string, age_band string, gender string, "
+                                       "hour_band string, day_type string, spending bigint, transactions bigint, "
+                                       "cardholders bigint, merchants bigint, month date")
+    catalog.create_empty(spark, name, settings, ddl, "month")
+
+    def cells(month: int, spending: int):
+        return spark.createDataFrame([("41110", "I", "20대", "남", "00-05", "weekday", spending, 1, 1, 1,
+                                       dt.date(2024, month, 1))], ddl)
+
+    def content():
+        return sorted((r.month.month, r.spending) for r in catalog.read(spark, name, settings).collect())
+
+    with catalog.new_version(name, settings, "month") as version:
+        for month in (1, 2, 3):
+            version.write(cells(month, 100 * month))
+        assert catalog.version(name, settings) == 0 and content() == []  # written, not visible
+        assert version.commit() == 1
+    assert content() == [(1, 100), (2, 200), (3, 300)]
+    with catalog.new_version(name, settings, "month") as version:
+        version.write(cells(2, 222))
+        version.commit(replace=[dt.date(2024, 2, 1), dt.date(2024, 3, 1)])  # March replaced by nothing
+    assert content() == [(1, 100), (2, 222)] and catalog.version(name, settings) == 2
+    root = catalog.table(name).path(settings)
+    before = set(root.rglob("*.parquet"))
+    with pytest.raises(RuntimeError, match="stopped"):
+        with catalog.new_version(name, settings, "month") as version:
+            version.write(cells(1, 999))
+            raise RuntimeError("stopped before the commit")
+    assert set(root.rglob("*.parquet")) == before and content() == [(1, 100), (2, 222)]
+    assert catalog.changed_files(name, settings, 1, 2)[0] and not catalog.data_changed(name, settings, 2, 2)

@@ -177,9 +177,19 @@ def test_registry_industry_names_and_coordinates_are_cleaned(spark):
 # --------------------------------------------------------------------------- gold
 
 
+def _fixed(df):
+    """A tiny frame as rows of its own, as the edge's staging makes them: without it the
+    features' plan holds the plans of its inputs several times over (minutes on tiny data)."""
+    return df.sparkSession.createDataFrame(df.collect(), df.schema)
+
+
+def features(*inputs):
+    return merchant_month_features(*inputs, stage=_fixed)
+
+
 def _silver_inputs(spark, payments: list[dict], credit=(), guarantees=(), employment=(), registry_rows=None):
-    merchants = merchants_of(spark, registry_rows or [{"merchant": "M1", "business": "B1"}])
-    transactions = silver_transactions(kona(spark, payments), merchants)
+    merchants = _fixed(merchants_of(spark, registry_rows or [{"merchant": "M1", "business": "B1"}]))
+    transactions = _fixed(silver_transactions(kona(spark, payments), merchants))
     credit_df = spark.createDataFrame(list(credit), SNAPSHOTS["silver.credit_monthly"].ddl)
     guarantees_df = spark.createDataFrame(list(guarantees), SNAPSHOTS["silver.guarantees"].ddl)
     employment_df = spark.createDataFrame(list(employment), SNAPSHOTS["silver.employment_monthly"].ddl)
@@ -197,9 +207,9 @@ def test_features_for_a_month_use_no_later_data(spark):
     credit = [("B1", dt.date(2024, m, 1), 10 - m, 0, 0, 1000, 2.0, "u", ingested(1)) for m in range(1, 9)]
     employment = [("B1", dt.date(2024, m, 1), m, 0, 0, 0, "u", ingested(1)) for m in range(1, 9)]
     guarantees = [("G1", "B1", dt.date(2024, 2, 15), 5_000_000, "DEFAULTED", dt.date(2024, 7, 20), None, "u", ingested(1))]
-    full = merchant_month_features(*_silver_inputs(spark, payments, credit, guarantees, employment))
+    full = features(*_silver_inputs(spark, payments, credit, guarantees, employment))
     cut = dt.date(2024, 5, 1)
-    early = merchant_month_features(*_silver_inputs(
+    early = features(*_silver_inputs(
         spark, [p for p in payments if p["ts"] < "2024-06"], [c for c in credit if c[1] <= cut], guarantees,
         [e for e in employment if e[1] <= cut]))
     def rows(df):
@@ -220,7 +230,7 @@ def test_sales_features_growth_volatility_repeat_customers_and_empty_months(spar
         {"tx": "T3", "ts": _month(2), "amount": 100, "card": "B"},
         {"tx": "T4", "ts": _month(4), "amount": 200, "card": "B"},
     ]
-    months = by(merchant_month_features(*_silver_inputs(spark, payments)), "month")
+    months = by(features(*_silver_inputs(spark, payments)), "month")
     jan, feb, mar, apr = (months[dt.date(2024, m, 1)] for m in (1, 2, 3, 4))
     assert [m["sales_amount"] for m in (jan, feb, mar, apr)] == [100, 400, 0, 200]  # March is a row, with 0
     assert (feb["customers"], feb["payments"], feb["policy_fund_share"]) == (2, 2, 0.75)
@@ -235,7 +245,7 @@ def test_sales_features_growth_volatility_repeat_customers_and_empty_months(spar
 def test_bureau_values_are_carried_forward_for_at_most_three_months(spark):
     payments = [{"tx": f"T{m}", "ts": _month(m)} for m in range(1, 7)]
     credit = [("B1", dt.date(2024, 1, 1), 4, 0, 0, 1000, 2.0, "u", ingested(1))]
-    months = by(merchant_month_features(*_silver_inputs(spark, payments, credit)), "month")
+    months = by(features(*_silver_inputs(spark, payments, credit)), "month")
     assert [months[dt.date(2024, m, 1)]["credit_grade"] for m in range(1, 7)] == [4, 4, 4, None, None, None]
     assert months[dt.date(2024, 3, 1)]["credit_month"] == dt.date(2024, 1, 1)
 
@@ -243,7 +253,7 @@ def test_bureau_values_are_carried_forward_for_at_most_three_months(spark):
 def test_registry_status_at_month_end_comes_from_the_history(spark):
     payments = [{"tx": f"T{m}", "ts": _month(m)} for m in range(5, 8)]
     registry_rows = [{"status": "03", "closed": dt.date(2024, 6, 15), "day": 20}]
-    months = by(merchant_month_features(*_silver_inputs(spark, payments, registry_rows=registry_rows)), "month")
+    months = by(features(*_silver_inputs(spark, payments, registry_rows=registry_rows)), "month")
     # the registry learned of the closure later, but it dates it: closed from June's end on;
     # before its first statement the registry says nothing
     assert [months[dt.date(2024, m, 1)]["registry_status"] for m in (5, 6, 7)] == [None, "closed", "closed"]

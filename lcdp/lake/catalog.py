@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
@@ -441,6 +442,92 @@ def overwrite_where(df: DataFrame, name: str, settings: Settings, partition_by: 
     else:
         writer.mode("overwrite").option("replaceWhere", predicate).save(table(name).uri(settings))
     return version(name, settings)  # type: ignore[return-value]
+
+
+class VersionWrite:
+    """A new version of a table, written chunk by chunk and committed once (``new_version``)."""
+
+    def __init__(self, name: str, settings: Settings, partition_by: str | None) -> None:
+        self.name, self.settings, self.partition_by = name, settings, partition_by
+        self.root = table(name).path(settings)
+        self.folder = self.root / f"write-{uuid.uuid4().hex}"
+        self.chunks = 0
+        self.committed = False
+
+    def write(self, df: DataFrame) -> None:
+        """Add a chunk's rows: the engine writes them as Parquet files inside the table's folder,
+        which no version references until ``commit``."""
+        writer = df.write.mode("overwrite")
+        if self.partition_by:
+            writer = writer.partitionBy(self.partition_by)
+        writer.parquet(str(self.folder / f"{self.chunks:05d}"))
+        self.chunks += 1
+
+    def commit(self, replace: Collection[Any] | None = None) -> int:
+        """Make every chunk written so far one version of the table, replacing its whole
+        content (``replace`` None) or the partitions whose values ``replace`` lists; returns
+        the version."""
+        from deltalake.transaction import AddAction
+
+        handle = delta(self.name, self.settings)
+        if handle is None:
+            raise UnknownTable(f"table {self.name} does not exist: create it before writing a version")
+        actions = []
+        for path in sorted(self.folder.rglob("*.parquet")):
+            info = path.stat()
+            actions.append(AddAction(
+                path=path.relative_to(self.root).as_posix(), size=info.st_size,
+                partition_values=self._partition_values(path), modification_time=int(info.st_mtime * 1000),
+                data_change=True, stats=_file_stats(path)))
+        filters = None
+        if replace is not None:
+            if not self.partition_by:
+                raise ValueError("replacing partitions needs the table's partition column")
+            values = sorted(_partition_text(v) for v in replace)
+            if not values and not actions:
+                self.committed = True
+                return handle.version()
+            filters = [(self.partition_by, "in", values)] if values else None
+        handle.create_write_transaction(actions, mode="overwrite" if filters or replace is None else "append",
+                                        schema=handle.schema(),
+                                        partition_by=[self.partition_by] if self.partition_by else None,
+                                        partition_filters=filters)
+        self.committed = True
+        return version(self.name, self.settings)  # type: ignore[return-value]
+
+    def _partition_values(self, path: Path) -> dict[str, str | None]:
+        if not self.partition_by:
+            return {}
+        for part in path.relative_to(self.folder).parts:
+            key, _, value = part.partition("=")
+            if key == self.partition_by:
+                text = unquote(value)
+                return {key: None if text == "__HIVE_DEFAULT_PARTITION__" else text}
+        raise ValueError(f"{path} lies in no {self.partition_by}= folder")
+
+
+def _partition_text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+@contextmanager
+def new_version(name: str, settings: Settings, partition_by: str | None = None) -> Iterator[VersionWrite]:
+    """Write one new version of a table in chunks (``write(df)`` per chunk, then ``commit``).
+
+    Each chunk is its own query, so a step over the whole history can run as many small
+    queries, each within the engine's memory, instead of one that spills, and the table
+    still moves from one version to the next in one commit, with every row written once:
+    the commit adds the files the engine wrote (statistics from their footers), where the
+    engine's own Delta writer would have needed the chunks in one query. Leaving the block
+    without a commit removes the chunks; a process that dies leaves files no version
+    references, which vacuum removes.
+    """
+    write = VersionWrite(name, settings, partition_by)
+    try:
+        yield write
+    finally:
+        if not write.committed:
+            shutil.rmtree(write.folder, ignore_errors=True)
 
 
 def files(name: str, settings: Settings, at_version: int) -> dict[str, dict]:
