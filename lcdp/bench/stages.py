@@ -101,7 +101,7 @@ def _bench_ingest(work: Path, rows: int) -> dict:
         "ratio_seconds": round(ours["seconds"] / peer["seconds"], 2),
         "ratio_peak_rss": round(ours["peak_rss_mib"] / peer["peak_rss_mib"], 2),
         "note": "seconds exclude imports, the engine's start and making the home. lcdp_ingest lands the file "
-                "(copy + sha256), parses, validates, pseudonymizes, stages, dedups in Sail and "
+                "(copy + sha256), parses, validates, pseudonymizes, stages, finds duplicate keys and "
                 "commits to Delta; the peer only parses to Arrow in memory.",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
