@@ -55,23 +55,28 @@ OUTPUT_DDL = (
 )
 
 
-def visits(transactions: DataFrame) -> DataFrame:
-    """Each (business, card, month) with a payment: which cardholders bought where, when."""
+def payments_by_card(transactions: DataFrame) -> DataFrame:
+    """The payments at known businesses as (business, card, month) rows, one per payment."""
     paid = (transactions.where(F.col("business_key").isNotNull() & (F.col("kind") == "payment")
                                & F.col("card_key").isNotNull()))
-    return paid.select("business_key", "card_key", F.col("tx_month").alias("month")).distinct()
+    return paid.select("business_key", "card_key", F.col("tx_month").alias("month"))
 
 
-def monthly_activity(transactions: DataFrame, visits: DataFrame, earlier_visits: DataFrame) -> DataFrame:
+def monthly_activity(transactions: DataFrame, earlier: DataFrame, visits: DataFrame | None = None) -> DataFrame:
     """Per business and month: net sales, payments, policy-fund amount, customers (distinct
     cards that paid) and repeat customers (those of them who also paid there in the
     REPEAT_MONTHS months before).
 
-    ``visits`` are ``visits(transactions)``; ``earlier_visits`` hold those of the months
-    before, as far back as REPEAT_MONTHS (``visits`` itself when the frame covers the whole
-    history). The edge computes this month by month, each month's visits staged for the
-    next three: at 20,000 merchants × 24 months, 29 s against 47 s for the sales and a window
-    over every (business, card) pair's visits, whose sort of 12M pairs spilled.
+    ``earlier`` holds the payments of the months before as (business, card, month) rows
+    (``payments_by_card``), as far back as REPEAT_MONTHS; when ``transactions`` cover the
+    whole history, its own. ``visits`` are the distinct (business, card, month) rows of
+    ``transactions`` when the caller has them (computed here otherwise).
+
+    The edge runs this a month at a time. Over the whole history it stages each month's
+    visits for the three months after (at 5,000 merchants × 24 months, 10.4 s for the step
+    against 19.6 s with the raw payments); for a daily delivery it passes the raw payments
+    of the three months before, which the semi-join probes as they are (a distinct over them
+    first made that run 2 s slower at 20,000 merchants).
     """
     placed = transactions.where(F.col("business_key").isNotNull())
     payment = F.col("kind") == "payment"
@@ -80,8 +85,9 @@ def monthly_activity(transactions: DataFrame, visits: DataFrame, earlier_visits:
         F.sum(F.when(payment, 1).otherwise(0)).cast("bigint").alias("payments"),
         F.sum(F.when(F.col("policy_fund").isNotNull(), F.col("net_amount")).otherwise(0)).alias("policy_fund_amount"),
     )
+    visits = payments_by_card(transactions).distinct() if visits is None else visits
     customers = visits.groupBy("business_key", "month").agg(F.count("*").cast("bigint").alias("customers"))
-    now, before = visits.alias("now"), earlier_visits.alias("before")
+    now, before = visits.alias("now"), earlier.alias("before")
     came_back = ((F.col("now.business_key") == F.col("before.business_key"))
                  & (F.col("now.card_key") == F.col("before.card_key"))
                  & (F.col("before.month") < F.col("now.month"))
@@ -116,22 +122,28 @@ def spine(sales: DataFrame, credit: DataFrame, employment: DataFrame, earlier: D
         F.sequence(start, "last_month", F.expr("interval 1 month"))).alias("month"))
 
 
-def _carry_forward(frame: DataFrame, snapshot: DataFrame, columns: list[str], month_label: str,
-                   averaged: tuple[str, ...] = ()) -> DataFrame:
-    """Join a monthly snapshot onto the spine and carry its latest values forward for at most
-    SNAPSHOT_MAX_AGE_MONTHS - 1 months (the spine has a row for every month); the
-    ``averaged`` columns also get ``<column>_avg_12m``, the mean of the snapshots delivered in
-    the last AVERAGE_MONTHS months (a missing month does not count, nor does a carried value)."""
-    by_month = Window.partitionBy("business_key").orderBy("month")
-    recent = by_month.rowsBetween(-(SNAPSHOT_MAX_AGE_MONTHS - 1), Window.currentRow)
-    year = by_month.rowsBetween(-(AVERAGE_MONTHS - 1), Window.currentRow)
-    joined = frame.join(snapshot.select("business_key", "month", F.col("month").alias(month_label), *columns),
-                        on=["business_key", "month"], how="left")
-    for c in averaged:
-        joined = joined.withColumn(f"{c}_avg_{AVERAGE_MONTHS}m", F.avg(F.col(c).cast("double")).over(year))
-    for c in [month_label, *columns]:
-        joined = joined.withColumn(c, F.last(c, ignorenulls=True).over(recent))
-    return joined
+#: The bureau and employment snapshots' columns carried forward (``sales_and_snapshots``), and
+#: those also averaged over AVERAGE_MONTHS months.
+CREDIT_VALUES = ["credit_grade", "delinquency_count", "delinquency_days", "loan_balance", "years_in_business"]
+CREDIT_AVERAGED = ["credit_grade", "delinquency_count"]
+EMPLOYMENT_VALUES = ["insured_employees", "hires", "separations", "job_postings"]
+EMPLOYMENT_AVERAGED = ["separations"]
+
+
+def _snapshot_months(frame: DataFrame, snapshot: DataFrame, tag: str, averaged: list[str]) -> DataFrame:
+    """The spine with, per row, the month of the snapshot delivered for that month (if any)
+    as ``_<tag>`` and the ``averaged`` values of it as ``_<tag>_<column>``."""
+    return frame.join(snapshot.select("business_key", "month", F.col("month").alias(f"_{tag}"),
+                                      *(F.col(c).alias(f"_{tag}_{c}") for c in averaged)),
+                      on=["business_key", "month"], how="left")
+
+
+def _snapshot_values(frame: DataFrame, snapshot: DataFrame, month_label: str, columns: list[str],
+                     prefix: str = "") -> DataFrame:
+    """The snapshot's ``columns`` of the month each row names in ``month_label``."""
+    values = snapshot.select("business_key", F.col("month").alias(month_label),
+                             *(F.col(c).alias(prefix + c) for c in columns))
+    return frame.join(values, on=["business_key", month_label], how="left")
 
 
 def guarantee_signals(frame: DataFrame, guarantees: DataFrame) -> DataFrame:
@@ -256,8 +268,7 @@ def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: 
     if activity is None:
         if since is not None:
             transactions = transactions.where(F.col("tx_month") >= F.lit(inputs_from(since)["transactions"]))
-        seen = visits(transactions)
-        activity = stage(monthly_activity(transactions, seen, seen))  # the widest aggregate: a query of its own
+        activity = stage(monthly_activity(transactions, payments_by_card(transactions)))  # a query of its own
     sales = activity
     if since is not None:
         sales = activity = activity.where(F.col("month") >= F.lit(since))
@@ -269,8 +280,20 @@ def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: 
              .join(sales, on=["business_key", "month"], how="left"))
     frame = stage(frame.fillna(0, subset=["sales_amount", "payments", "customers", "policy_fund_amount",
                                           "repeat_customers"]))
+    # Every window in one pass over the spine, in its order: the snapshots' months (and the
+    # averaged values) joined first, their carried values joined back after. A window after
+    # each join sorted the spine five times (3.9 s of a 10 s daily features step at 20,000
+    # merchants; now one sort).
+    frame = _snapshot_months(frame, credit, "credit", CREDIT_AVERAGED)
+    frame = _snapshot_months(frame, employment, "employment", EMPLOYMENT_AVERAGED)
     by_month = Window.partitionBy("business_key").orderBy("month")
     last = lambda n: by_month.rowsBetween(-(n - 1), Window.currentRow)  # noqa: E731
+    # a snapshot's values count for SNAPSHOT_MAX_AGE_MONTHS months: the latest within them
+    carried = lambda column, back=0: F.last(column, ignorenulls=True).over(  # noqa: E731
+        by_month.rowsBetween(-(SNAPSHOT_MAX_AGE_MONTHS - 1) - back, -back))
+    averaged = {f"{c}_avg_{AVERAGE_MONTHS}m": F.avg(F.col(f"_{tag}_{c}").cast("double")).over(last(AVERAGE_MONTHS))
+                for tag, columns in (("credit", CREDIT_AVERAGED), ("employment", EMPLOYMENT_AVERAGED))
+                for c in columns}
     sales_amount = F.col("sales_amount").cast("double")
     frame = (frame
              # the spine has every month from the first: this is the row's number in it
@@ -284,14 +307,16 @@ def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: 
              .withColumn("sales_growth_3m", F.when(F.col("months_active") >= 6,
                                                    _ratio(F.col("_recent3"), F.col("_before3")) - 1))
              .withColumn("sales_volatility_6m", F.when(F.col("months_active") >= 3,
-                                                       _volatility(sales_amount, by_month, SALES_WINDOW_MONTHS))))
-    frame = _carry_forward(frame, credit, ["credit_grade", "delinquency_count", "delinquency_days",
-                                           "loan_balance", "years_in_business"], "credit_month",
-                           averaged=("credit_grade", "delinquency_count"))
-    frame = _carry_forward(frame, employment, ["insured_employees", "hires", "separations", "job_postings"],
-                           "employment_month", averaged=("separations",))
-    return frame.withColumn("employees_change_3m",
-                            F.col("insured_employees") - F.lag("insured_employees", 3).over(by_month))
+                                                       _volatility(sales_amount, by_month, SALES_WINDOW_MONTHS)))
+             .withColumns(averaged)
+             .withColumn("credit_month", carried("_credit"))
+             .withColumn("employment_month", carried("_employment"))
+             # the employment snapshot that was current 3 months before
+             .withColumn("_employment_month_3m", carried("_employment", back=3)))
+    frame = _snapshot_values(frame, credit, "credit_month", CREDIT_VALUES)
+    frame = _snapshot_values(frame, employment, "employment_month", EMPLOYMENT_VALUES)
+    frame = _snapshot_values(frame, employment, "_employment_month_3m", ["insured_employees"], prefix="_3m_")
+    return frame.withColumn("employees_change_3m", F.col("insured_employees") - F.col("_3m_insured_employees"))
 
 
 DOC = TableDoc(

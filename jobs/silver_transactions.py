@@ -28,15 +28,15 @@ from lcdp.lake.dictionary import TableDoc
 
 KEY = ["tx_id"]
 SCOPE = ["payment_id"]
-PARTITION = "tx_month"
+PARTITION = "tx_date"
 LOCAL_TZ = "Asia/Seoul"
 
 OUTPUT_DDL = (
-    "tx_id string, payment_id string, kind string, tx_ts timestamp, tx_date date, tx_hour int, "
+    "tx_id string, payment_id string, kind string, tx_ts timestamp, tx_month date, tx_hour int, "
     "is_weekend boolean, merchant_key string, card_key string, channel string, age_band string, "
     "gender string, policy_fund string, amount bigint, refunded_amount bigint, net_amount bigint, "
     "refund_count int, business_key string, sigun_cd string, industry_code string, "
-    "merchant_known boolean, _upload_id string, tx_month date"
+    "merchant_known boolean, _upload_id string, tx_date date"
 )
 
 
@@ -86,9 +86,16 @@ def paid_in(month: dt.date) -> Column:
             & (F.col("tx_ts") < F.lit(end.astimezone(dt.timezone.utc))))
 
 
-def months_of(events: DataFrame) -> set:
-    """The ``tx_month`` values the silver rows of these events can have (a small frame)."""
-    return {r[0] for r in events.select(local_month(F.col("tx_ts"))).distinct().collect()}
+def dates_of(events: DataFrame) -> set:
+    """The ``tx_date`` values (partitions) the silver rows of these events can have (a small frame)."""
+    return {r[0] for r in events.select(F.to_date(F.from_utc_timestamp(F.col("tx_ts"), LOCAL_TZ))).distinct().collect()}
+
+
+def in_month(month: dt.date) -> Column:
+    """silver.transactions rows of a month, by their partition column (the engine reads only
+    that month's partitions)."""
+    following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return (F.col("tx_date") >= F.lit(month)) & (F.col("tx_date") < F.lit(following))
 
 
 def refund_totals(events: DataFrame) -> DataFrame:

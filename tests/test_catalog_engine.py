@@ -125,20 +125,20 @@ def test_a_version_written_in_chunks_is_one_commit_or_nothing(settings, spark):
     def content():
         return sorted((r.month.month, r.spending) for r in catalog.read(spark, name, settings).collect())
 
-    with catalog.new_version(name, settings, "month") as version:
+    with catalog.new_version(name, settings) as version:
         for month in (1, 2, 3):
             version.write(cells(month, 100 * month))
         assert catalog.version(name, settings) == 0 and content() == []  # written, not visible
         assert version.commit() == 1
     assert content() == [(1, 100), (2, 200), (3, 300)]
-    with catalog.new_version(name, settings, "month") as version:
+    with catalog.new_version(name, settings) as version:
         version.write(cells(2, 222))
         version.commit(replace=[dt.date(2024, 2, 1), dt.date(2024, 3, 1)])  # March replaced by nothing
     assert content() == [(1, 100), (2, 222)] and catalog.version(name, settings) == 2
     root = catalog.table(name).path(settings)
     before = set(root.rglob("*.parquet"))
     with pytest.raises(RuntimeError, match="stopped"):
-        with catalog.new_version(name, settings, "month") as version:
+        with catalog.new_version(name, settings) as version:
             version.write(cells(1, 999))
             raise RuntimeError("stopped before the commit")
     assert set(root.rglob("*.parquet")) == before and content() == [(1, 100), (2, 222)]

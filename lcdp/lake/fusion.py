@@ -8,9 +8,14 @@ its last lineage record names (``lcdp.lake.lineage``), and
 - for silver, recomputes from bronze only the keys that the new uploads touch, and replaces
   those keys' rows with one ``MERGE`` (``catalog.replace_rows``): a replayed upload or a
   re-run batch leaves the table as it was;
-- for gold, recomputes the months that changed and replaces them (``replaceWhere``);
+- for gold, recomputes the months that changed and replaces them;
 - recomputes everything when there is no usable record (first run, ``--full``, or the
   recorded input version can no longer be loaded).
+
+A recompute of many months runs a month at a time, each month a query that fits the
+engine's memory, and commits the months as one version (``catalog.new_version``): the
+payments of silver.transactions by the month they were paid in, the cube by month, the
+features' monthly sales and customers by month (``_monthly_activity``).
 
 The Spark work lives in ``jobs/`` (functions of DataFrames); this module is the edge that
 reads, writes and records lineage. Joins here put the few touched keys on the left: Sail
@@ -105,18 +110,24 @@ def _month_range(first: dt.date, last: dt.date) -> list[dt.date]:
     return months
 
 
-def _partition_months(settings: Settings, name: str, version: int | None, column: str) -> list[dt.date]:
-    """The partition values (months) of a table version, in order."""
+def _months_of_partitions(partitions) -> set[dt.date]:
+    """The months of silver.transactions partition values (days, or months in a table
+    written before it was partitioned by day)."""
+    days = (v.get("tx_date", v.get("tx_month")) for v in partitions)
+    return {d.replace(day=1) for d in days if d is not None}
+
+
+def _transaction_months(settings: Settings, version: int | None) -> list[dt.date]:
+    """The months silver.transactions holds at a version, in order (from its partitions)."""
     if version is None:
         return []
-    return sorted({v[column] for v in catalog.files(name, settings, version).values() if v.get(column) is not None})
+    return sorted(_months_of_partitions(catalog.files("silver.transactions", settings, version).values()))
 
 
 def _new_version(settings: Settings, name: str):
     """A chunked write of a new version of a step's table (created empty first if need be)."""
-    ddl, partition = _output_ddl(name)
-    catalog.create_empty(_spark(settings), name, settings, ddl, partition)
-    return catalog.new_version(name, settings, partition)
+    catalog.create_empty(_spark(settings), name, settings, *_output_ddl(name))
+    return catalog.new_version(name, settings)
 
 
 # --------------------------------------------------------------------------- silver
@@ -174,10 +185,10 @@ def _transactions(settings: Settings, inputs: dict[str, int | None], previous: d
     rows = touched.join(candidates, on="payment_id").drop("payment_id")  # few touched ids: on the left
     with catalog.staging(spark, settings, "transaction-events") as stage:
         events = stage(job.events(rows))
-        # a payment id's silver rows lie in the months of its bronze rows (the payment's, or an
-        # orphan refund's): only those months of the table are searched and merged
+        # a payment id's silver rows lie in the days of its bronze rows (the payment's, or an
+        # orphan refund's): only those days of the table are searched and merged
         catalog.replace_rows(spark, job.place(job.net_refunds(events), merchants), "silver.transactions",
-                             settings, job.KEY, job.SCOPE, job.PARTITION, partitions=job.months_of(events))
+                             settings, job.KEY, job.SCOPE, job.PARTITION, partitions=job.dates_of(events))
     return "incremental", scope
 
 
@@ -240,7 +251,7 @@ def _changed_tx_months(settings: Settings, previous: dict | None, current: int |
         added, removed = catalog.changed_files("silver.transactions", settings, before, current)
     except Exception:
         return None
-    return {v["tx_month"] for v in [*added.values(), *removed.values()] if v.get("tx_month") is not None}
+    return _months_of_partitions([*added.values(), *removed.values()])
 
 
 def _features_since(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> dt.date | None | str:
@@ -278,29 +289,36 @@ def _features_since(settings: Settings, inputs: dict[str, int | None], previous:
 
 def _monthly_activity(settings: Settings, transactions, tx_version: int | None, since: dt.date | None, stage):
     """The features' monthly activity (``jobs.gold_features.monthly_activity``) from ``since``
-    on (all months when None), one month at a time: each month's visits are staged for the
-    repeat customers of the next REPEAT_MONTHS months. None when silver has no month."""
+    on (all months when None), one month at a time. Each month's visits are staged for the
+    REPEAT_MONTHS months after it; the months before the first one come as raw payments.
+    None when silver has no month."""
     from functools import reduce
 
     from pyspark.sql import functions as F
 
     from jobs import gold_features as job
+    from jobs.silver_transactions import in_month
 
-    months = _partition_months(settings, "silver.transactions", tx_version, "tx_month")
-    if since is not None:
-        months = [m for m in months if m >= job.inputs_from(since)["transactions"]]
+    held = _transaction_months(settings, tx_version)
+    months = [m for m in held if since is None or m >= since]
+    union = lambda frames: reduce(lambda a, b: a.unionByName(b), frames)  # noqa: E731
     visits: dict[dt.date, object] = {}
     parts = []
-    for month in months:
-        of_month = transactions.where(F.col("tx_month") == F.lit(month))
-        visits[month] = stage(job.visits(of_month))
-        if since is not None and month < since:
-            continue  # read back only for the repeat customers of the months from `since`
-        before = [visits[m] for m in (job.add_months(month, -k) for k in range(1, job.REPEAT_MONTHS + 1)) if m in visits]
-        earlier = reduce(lambda a, b: a.unionByName(b), before) if before else _spark(settings).createDataFrame(
-            [], "business_key string, card_key string, month date")
-        parts.append(stage(job.monthly_activity(of_month, visits[month], earlier)))
-    return reduce(lambda a, b: a.unionByName(b), parts) if parts else None
+    for i, month in enumerate(months):
+        window = [job.add_months(month, -k) for k in range(1, job.REPEAT_MONTHS + 1)]
+        earlier = [visits[m] for m in window if m in visits]
+        unstaged = [m for m in window if m not in visits and m in held]
+        if unstaged:
+            earlier.append(job.payments_by_card(transactions.where(
+                (F.col("tx_date") >= F.lit(min(unstaged))) & (F.col("tx_date") < F.lit(job.add_months(max(unstaged), 1))))))
+        if not earlier:
+            earlier = [_spark(settings).createDataFrame([], "business_key string, card_key string, month date")]
+        of_month = transactions.where(in_month(month))
+        own = None
+        if i < len(months) - 1:  # a later month reads them
+            own = visits[month] = stage(job.payments_by_card(of_month).distinct())
+        parts.append(stage(job.monthly_activity(of_month, union(earlier), visits=own)))
+    return union(parts) if parts else None
 
 
 def _features(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:
@@ -324,7 +342,7 @@ def _features(settings: Settings, inputs: dict[str, int | None], previous: dict 
         # the months before `since` are unchanged: the new rows read the table's own rows of
         # those months (pinned to this version) and only the payments their windows reach
         earlier = _read(settings, name, catalog.version(name, settings)).where(F.col("month") < F.lit(since))
-        silver[0] = silver[0].where(F.col("tx_month") >= F.lit(job.inputs_from(since)["transactions"]))
+        silver[0] = silver[0].where(F.col("tx_date") >= F.lit(job.inputs_from(since)["transactions"]))
         features = job.merchant_month_features(*silver, stage=stage, since=since, earlier=earlier, activity=activity)
         catalog.overwrite_where(features, name, settings, job.PARTITION, f"month >= DATE'{since.isoformat()}'")
         return "incremental", f"months from {since:%Y-%m}"
@@ -334,6 +352,7 @@ def _cube(settings: Settings, inputs: dict[str, int | None], previous: dict | No
     from pyspark.sql import functions as F
 
     from jobs import gold_spending_cube as job
+    from jobs.silver_transactions import in_month
 
     version = inputs["silver.transactions"]
     transactions = _read(settings, "silver.transactions", version)
@@ -343,10 +362,10 @@ def _cube(settings: Settings, inputs: dict[str, int | None], previous: dict | No
     every = months is None
     # cells never span months: a month is a query of its own (154 s as one query at 21.8M
     # payments, 31 s as 24), the months one commit
-    for_months = _partition_months(settings, "silver.transactions", version, "tx_month") if every else sorted(months)
+    for_months = _transaction_months(settings, version) if every else sorted(months)
     with _new_version(settings, "gold.spending_cube") as cube:
         for month in for_months:
-            cube.write(job.spending_cube(transactions.where(F.col("tx_month") == F.lit(month))))
+            cube.write(job.spending_cube(transactions.where(in_month(month))))
         cube.commit(None if every else months)
     return ("full", "every month") if every else ("incremental", f"{len(months)} month(s)")
 
