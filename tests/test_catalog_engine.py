@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from deltalake import DeltaTable
@@ -19,6 +21,26 @@ def test_every_table_has_one_name_and_one_place(settings):
     assert catalog.table("bronze.kona_transactions").path(settings) == settings.lake_root / "bronze" / "kona_transactions"
     with pytest.raises(catalog.UnknownTable, match="no table 'bronze.kona_loans'.*bronze.kona_transactions"):
         catalog.table("bronze.kona_loans")
+
+
+def test_a_table_asked_for_by_many_writers_at_once_is_made_once(settings):
+    """An ingest's worker threads each ensure the table their block goes into; on a new
+    dataset they race to create it. Every one of them must find it made, never fail (a CI
+    run lost a delivery to "Metadata changed since last commit")."""
+    writers = 6
+    for attempt in range(8):
+        home = settings.model_copy(update={"home": settings.home / f"race-{attempt}"})
+        start = threading.Barrier(writers)
+
+        def ask(_: int, home=home, start=start) -> None:
+            start.wait()
+            catalog.ensure("bronze.kona_transactions", home)
+
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(ask, range(writers)))  # re-raises a writer's failure
+        made = DeltaTable(str(catalog.table("bronze.kona_transactions").path(home)))
+        assert made.to_pyarrow_table().num_rows == 0
+        assert made.schema().to_arrow().names == catalog.table("bronze.kona_transactions").schema.names
 
 
 def test_append_merge_time_travel_history_and_maintenance(settings, spark):

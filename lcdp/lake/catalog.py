@@ -22,7 +22,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from lcdp.contracts import QUARANTINE_SCHEMA, Contract, load_contracts
 from lcdp.settings import Settings
@@ -103,12 +103,20 @@ def delta(name: str, settings: Settings) -> DeltaTable | None:
 
 
 def ensure(name: str, settings: Settings) -> None:
-    """Create the table empty with its declared schema, if it does not exist yet."""
+    """Create the table empty with its declared schema, if it does not exist yet.
+
+    Safe to call from several threads or processes at once (an ingest's workers each ask for
+    the table they write into; two deliveries of a dataset may start together): whoever
+    commits version 0 first creates it, and the others' failed commit finds it made."""
     t = table(name)
     if t.schema is None or delta(name, settings) is not None:
         return
     t.path(settings).parent.mkdir(parents=True, exist_ok=True)
-    write_deltalake(t.uri(settings), t.schema.empty_table(), mode="append")
+    try:
+        write_deltalake(t.uri(settings), t.schema.empty_table(), mode="append")
+    except CommitFailedError:
+        if delta(name, settings) is None:
+            raise
 
 
 def version(name: str, settings: Settings) -> int | None:
