@@ -70,9 +70,18 @@ def events(bronze: DataFrame) -> DataFrame:
     return first_per_key(event_rows(bronze), KEY)
 
 
+def local_date(ts: Column) -> Column:
+    """The Korean date of a UTC timestamp (``tx_date``)."""
+    return F.to_date(F.from_utc_timestamp(ts, LOCAL_TZ))
+
+
 def local_month(ts: Column) -> Column:
     """The first day of the Korean month of a UTC timestamp (``tx_month``)."""
-    return F.trunc(F.to_date(F.from_utc_timestamp(ts, LOCAL_TZ)), "month")
+    return F.trunc(local_date(ts), "month")
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 def paid_in(month: dt.date) -> Column:
@@ -81,21 +90,20 @@ def paid_in(month: dt.date) -> Column:
     ``local_month``)."""
     zone = ZoneInfo(LOCAL_TZ)
     start = dt.datetime(month.year, month.month, 1, tzinfo=zone)
-    end = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=zone)
+    end = dt.datetime.combine(_next_month(month), dt.time(), tzinfo=zone)
     return ((F.col("tx_ts") >= F.lit(start.astimezone(dt.timezone.utc)))
             & (F.col("tx_ts") < F.lit(end.astimezone(dt.timezone.utc))))
 
 
 def dates_of(events: DataFrame) -> set:
     """The ``tx_date`` values (partitions) the silver rows of these events can have (a small frame)."""
-    return {r[0] for r in events.select(F.to_date(F.from_utc_timestamp(F.col("tx_ts"), LOCAL_TZ))).distinct().collect()}
+    return {r[0] for r in events.select(local_date(F.col("tx_ts"))).distinct().collect()}
 
 
 def in_month(month: dt.date) -> Column:
     """silver.transactions rows of a month, by their partition column (the engine reads only
     that month's partitions)."""
-    following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return (F.col("tx_date") >= F.lit(month)) & (F.col("tx_date") < F.lit(following))
+    return (F.col("tx_date") >= F.lit(month)) & (F.col("tx_date") < F.lit(_next_month(month)))
 
 
 def refund_totals(events: DataFrame) -> DataFrame:
@@ -140,7 +148,7 @@ def place(netted: DataFrame, merchants: DataFrame) -> DataFrame:
     local = F.from_utc_timestamp(F.col("tx_ts"), LOCAL_TZ)
     return (current.join(netted, on="merchant_key", how="right")
             .withColumn("merchant_known", F.col("business_key").isNotNull())
-            .withColumn("tx_date", F.to_date(local))
+            .withColumn("tx_date", local_date(F.col("tx_ts")))
             .withColumn("tx_month", local_month(F.col("tx_ts")))
             .withColumn("tx_hour", F.hour(local).cast("int"))
             .withColumn("is_weekend", F.dayofweek(local).isin(1, 7))

@@ -278,22 +278,20 @@ def _without_duplicates(contract: Contract, s: _Staged, row_numbers: set[int], s
     s.valid_paths = kept
 
 
-def _candidates(contract: Contract, staged: list[_Staged], repeats: np.ndarray) -> pa.Table:
+def _candidates(contract: Contract, staged: list[_Staged], repeats: np.ndarray) -> pa.Table | None:
     """The staged rows whose key hash is among ``repeats``: key, ``_upload_id`` and
-    ``_row_number``, read back from the batch's bronze data files one at a time."""
+    ``_row_number``, read back from the batch's bronze data files one at a time; None when
+    there are none."""
     columns = [*contract.bronze_key, "_upload_id", "_row_number"]
     parts = []
-    if len(repeats):
-        for s in staged:
-            salt = _key_salt(contract, s.seq)
-            for path in s.valid_paths:
-                rows = pq.read_table(path, columns=columns)
-                hit = np.isin(key_hashes(rows, contract.bronze_key, salt), repeats)
-                if hit.any():
-                    parts.append(rows.filter(pa.array(hit)))
-    if not parts:
-        return contract.bronze_schema().empty_table().select(columns)
-    return pa.concat_tables(parts)
+    for s in staged if len(repeats) else []:
+        salt = _key_salt(contract, s.seq)
+        for path in s.valid_paths:
+            rows = pq.read_table(path, columns=columns)
+            hit = np.isin(key_hashes(rows, contract.bronze_key, salt), repeats)
+            if hit.any():
+                parts.append(rows.filter(pa.array(hit)))
+    return pa.concat_tables(parts) if parts else None
 
 
 def _bronze_load(contract: Contract, staged: list[_Staged], settings: Settings,
@@ -316,16 +314,17 @@ def _bronze_load(contract: Contract, staged: list[_Staged], settings: Settings,
         from pyspark.sql import functions as F
 
         spark = engine.spark(settings)
-        rows = spark.read.parquet(*valid_files).select(*contract.bronze_key, "_upload_id", "_row_number")
         order = spark.createDataFrame([(s.upload.upload_id, s.seq) for s in staged],
                                       "_upload_id string, _upload_seq int")
-        if len(staged) == 1:
-            rows = rows.withColumn("_upload_seq", F.lit(staged[0].seq))
-        else:
-            rows = order.join(rows, on="_upload_id")  # the few uploads on the left (the build side)
+
+        def in_order(frame):  # each row's delivery order within the batch
+            if len(staged) == 1:
+                return frame.withColumn("_upload_seq", F.lit(staged[0].seq))
+            return order.join(frame, on="_upload_id")  # the few uploads on the left (the build side)
+
+        rows = in_order(spark.read.parquet(*valid_files).select(*contract.bronze_key, "_upload_id", "_row_number"))
         candidates = _candidates(contract, staged, repeats)
-        candidates = (spark.createDataFrame(candidates).join(order, on="_upload_id") if candidates.num_rows
-                      else rows.where(F.lit(False)))
+        candidates = in_order(spark.createDataFrame(candidates)) if candidates is not None else rows.where(F.lit(False))
         existing_keys = catalog.read(spark, bronze_name, settings).select(*contract.bronze_key) if existing else None
         duplicates = find_duplicates(rows, contract.bronze_key, contract.unique_across_deliveries, existing_keys,
                                      key_label="+".join(contract.key), candidates=candidates)
