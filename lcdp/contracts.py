@@ -152,6 +152,7 @@ class Contract(BaseModel):
 class Reference(BaseModel):
     program_start: dt.date
     sigun: dict[str, str]
+    industry: dict[str, dict[str, str]] = {}  # code -> {"ko": name, "en": name}, for display
 
     def values(self, name: str) -> list[str]:
         if name == "sigun":

@@ -109,7 +109,7 @@ def test_no_identifier_and_no_merchant_level_row_in_any_product(lake, built):
         assert by_merchant.size == cell.merchants >= 3
         assert by_merchant.max() <= 0.6 * by_merchant.sum()
         assert paid["card_key"].nunique() == cell.cardholders >= 5
-    assert contributors.BREAKDOWNS == ("age_band", "gender", "hour_band", "day_type")
+    assert contributors.BREAKDOWNS == ("age_band", "gender", "hour_band", "day_type", "fund")
     risk = catalog.to_arrow("gold.export_risk", lake).to_pandas()
     assert (risk.loc[risk["status"] == "published", "businesses"] >= 3).all()
 

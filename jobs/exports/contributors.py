@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from jobs.gold_spending_cube import hour_band
 from lcdp.exports.disclosure import ALL
 
-BREAKDOWNS = ("age_band", "gender", "hour_band", "day_type")
+BREAKDOWNS = ("age_band", "gender", "hour_band", "day_type", "fund")
 KEY = ["month", "breakdown", "category", "sigun_cd", "industry_code"]
 
 
@@ -31,7 +31,8 @@ def payments(transactions: DataFrame) -> DataFrame:
         F.col("tx_month").alias("month"), "sigun_cd", "industry_code", "card_key", "merchant_key",
         F.greatest(F.col("net_amount"), F.lit(0)).cast("bigint").alias("amount"),
         "age_band", "gender", hour_band(F.col("tx_hour")).alias("hour_band"),
-        F.when(F.col("is_weekend"), "weekend").otherwise("weekday").alias("day_type"))
+        F.when(F.col("is_weekend"), "weekend").otherwise("weekday").alias("day_type"),
+        F.coalesce(F.col("policy_fund"), F.lit("none")).alias("fund"))
 
 
 def _cells_of(payments: DataFrame, breakdown: str, dims: list[str]) -> pd.DataFrame:

@@ -17,10 +17,10 @@ PRODUCT = Product(
     title_ko="지역화폐 소비 현황 (시군 × 업종 × 월)",
     title_en="Local-currency spending by city/county, industry and month",
     description_ko="경기지역화폐 결제액(환불 차감), 결제 건수, 이용자 수, 가맹점 수를 시군·업종·월별로 집계하고 "
-                   "연령대, 성별, 시간대, 주중/주말별 분포를 함께 제공합니다. 개인이나 개별 가맹점을 알아볼 수 있는 "
+                   "연령대, 성별, 시간대, 주중/주말, 정책수당별 분포를 함께 제공합니다. 개인이나 개별 가맹점을 알아볼 수 있는 "
                    "칸은 공개하지 않습니다.",
     description_en="Payments net of refunds, payment counts, distinct cardholders and distinct merchants per "
-                   "city/county, industry and month, with the age band, gender, hour band and weekday/weekend "
+                   "city/county, industry and month, with the age band, gender, hour band, weekday/weekend and policy-fund "
                    "distribution by region and by industry. Cells that could single out a person or a merchant "
                    "are suppressed.",
     grain="month × table (breakdown) × category × region × industry; the breakdown tables are region × category "
@@ -28,7 +28,8 @@ PRODUCT = Product(
     dimensions=[
         month_column(),
         ProductColumn(name="breakdown", type="string", title_ko="분류", title_en="breakdown",
-                      description="total (the region × industry table), age_band, gender, hour_band or day_type"),
+                      description="total (the region × industry table), age_band, gender, hour_band, day_type or fund "
+                                  "(the policy fund paid with, none for own money)"),
         ProductColumn(name="category", type="string", title_ko="구분", title_en="category",
                       description=f"the breakdown's value (20대, F, 11-13, weekend…); {ALL} in the total table; "
                                   "null: not reported"),
