@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 #: the load generator: a second process, bounded in requests and time
@@ -100,6 +99,7 @@ def bench_export(merchants: int = 300, months: int = 6, requests: int = 2000, co
     from lcdp.generator import WorldParams, default_start, generate
     from lcdp.ingest import ingest_files
     from lcdp.lake import catalog, fusion
+    from lcdp.service.background import wait_healthy
     from lcdp.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="lcdp-bench-export-"))
@@ -123,16 +123,7 @@ def bench_export(merchants: int = 300, months: int = 6, requests: int = 2000, co
         server = subprocess.Popen([sys.executable, "-c", SERVER, str(settings.home_dir), str(static), str(port)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the bench service did not start")
-            time.sleep(0.3)
+        wait_healthy(base, server)
         api_url = f"{base}/v1/products/spending/rows?format=csv&limit={page_rows}"
         auth = {"Authorization": f"Bearer {token}"}
         same = httpx.get(api_url, headers=auth).content == (static / "page.csv").read_bytes()

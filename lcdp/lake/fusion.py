@@ -349,8 +349,6 @@ def _features(settings: Settings, inputs: dict[str, int | None], previous: dict 
 
 
 def _cube(settings: Settings, inputs: dict[str, int | None], previous: dict | None) -> tuple[str, str]:
-    from pyspark.sql import functions as F
-
     from jobs import gold_spending_cube as job
     from jobs.silver_transactions import in_month
 

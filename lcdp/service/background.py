@@ -15,6 +15,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(url: str, process, timeout_s: float = 60.0) -> None:
+    """Wait until the service at ``url`` (started as ``process``, a Popen) answers
+    ``/healthz``; RuntimeError when it exits first or the time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            stderr = process.stderr.read()[-2000:] if process.stderr and process.poll() is not None else ""
+            raise RuntimeError(f"the service at {url} did not start {stderr}".strip())
+        time.sleep(0.2)
+
+
 class BackgroundService:
     """``with BackgroundService(settings) as svc: httpx.get(svc.url + "/openapi.json")``
 
