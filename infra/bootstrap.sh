@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# The dashboard's browser tests drive Debian's Chromium (Playwright never downloads one), and
+# Hangul renders as boxes without a Korean font: both come from the system's packages.
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi nanum; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-nanum fontconfig >/dev/null
+fi
 if ! command -v uv >/dev/null 2>&1; then
   "$PY" -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
 fi

@@ -410,6 +410,8 @@ def demo(
                       + ", ".join(f"{s['name']} {'healthy' if s['healthy'] else 'unhealthy'} at {s['url']}"
                                   for s in summary.services), highlight=False, soft_wrap=True)
         out.print(f"DAG runs: {summary.dag_runs}; {summary.seconds} s ({summary.stage_seconds})")
+        out.print(f"dashboard: {summary.dashboard} (after 'lcdp serve'; sign in with a consumer or admin key, "
+                  "e.g. 'lcdp keys create --role admin --subject you')", highlight=False, soft_wrap=True)
 
     _emit(c, summary, render)
 
@@ -874,7 +876,8 @@ def serve(
     from lcdp.service import create_app
 
     service = create_app(c.settings)
-    err.print(f"serving the platform API on http://{host}:{port} (docs: /docs, health: /healthz); "
+    err.print(f"serving the platform API on http://{host}:{port} (docs: /docs, health: /healthz, "
+              f"dashboard: /dashboard); "
               f"home {c.settings.home_dir}", highlight=False, soft_wrap=True)
     uvicorn.run(service, host=host, port=port, log_level="warning")
 

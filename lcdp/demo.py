@@ -42,6 +42,7 @@ class DemoSummary(BaseModel):
     seconds: float
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     services: list[dict] = Field(default_factory=list)  # lcdp demo --services: each service's health
+    dashboard: str = ""  # the policy dashboard's address once `lcdp serve` runs
 
 
 def _registry_rows(data: Path, manifest: Manifest) -> list[dict]:
@@ -202,4 +203,5 @@ def summarize(settings: Settings, params: WorldParams, data: Path, runs: dict[st
         channels={"ggdata.merchants": "http_pull (Airflow)", "kona.transactions": "file_drop (Airflow)",
                   "gjf.employment": "file_drop (Airflow)", "ked.credit": "upload API", "gcgf.guarantees": "upload API"},
         seconds=round(time.perf_counter() - started, 1), stage_seconds=stages,
+        dashboard=f"{settings.service_url}/dashboard",
     )

@@ -56,14 +56,20 @@ def verify(db_url: str, token: str) -> metadata.ApiKey | None:
     if len(parts) != 3 or parts[0] != "lcdp":
         return None
     _, key_id, secret = parts
-    with metadata.session(db_url) as db:
-        key = db.scalar(select(metadata.ApiKey).where(metadata.ApiKey.key_id == key_id))
+    key = live(db_url, key_id)
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
         return None
-    now = dt.datetime.now(dt.timezone.utc)
-    if key.revoked_at is not None:
+    return key
+
+
+def live(db_url: str, key_id: str) -> metadata.ApiKey | None:
+    """The key's record if it is known and neither expired nor revoked (a dashboard session
+    holds only the key id, and ends when its key does)."""
+    with metadata.session(db_url) as db:
+        key = db.scalar(select(metadata.ApiKey).where(metadata.ApiKey.key_id == key_id))
+    if key is None or key.revoked_at is not None:
         return None
-    if key.expires_at is not None and _aware(key.expires_at) <= now:
+    if key.expires_at is not None and _aware(key.expires_at) <= dt.datetime.now(dt.timezone.utc):
         return None
     return key
 

@@ -3,7 +3,8 @@ and download the data products they were granted (``lcdp.service.exports``).
 
 Every request carries an API key (``Authorization: Bearer lcdp_…`` or ``X-API-Key``). A
 partner key reaches only its own partner's datasets and uploads; an admin key reaches all.
-Every upload attempt, accepted or refused, is written to the audit log.
+Every upload attempt, accepted or refused, is written to the audit log. A GET may instead
+carry the policy dashboard's session cookie (``lcdp.dashboard``: its pages' download links).
 """
 
 
@@ -24,6 +25,8 @@ from starlette.requests import ClientDisconnect
 from lcdp.lake import catalog
 from lcdp import keys, metadata
 from lcdp.contracts import ContractError, get_contract
+from lcdp.dashboard import routes as dashboard_routes
+from lcdp.dashboard import session as dashboard_session
 from lcdp.errors import DeliveryInProgress, DeliveryRefused
 from lcdp.exports.files import spreadsheet_safe
 from lcdp.ingest import ingest_landed, new_upload_id
@@ -133,6 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Caller:
         token = x_api_key or (authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None)
         key = keys.verify(settings.metadata_db_url, token) if token else None
+        if token is None and request.method == "GET":  # a dashboard page's download link
+            key = dashboard_session.key_of(settings, request.cookies.get(dashboard_session.COOKIE))
+            token = "session" if key is not None else None
         if key is None:
             reason = "missing API key" if not token else "invalid, expired or revoked API key"
             request.state.audit_action = "auth.refused"
@@ -290,5 +296,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     export_routes.install(app, settings, consumer, _audit)
     sharing.install(app, settings, consumer, _audit)
+    dashboard_routes.install(app, settings, _audit)
     return app
 

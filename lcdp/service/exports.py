@@ -176,10 +176,10 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag})
         try:
-            table = _version_rows(catalog.table(declared.table).uri(settings), version)
+            table = version_rows(catalog.table(declared.table).uri(settings), version)
         except Exception:  # noqa: BLE001 - a version vacuumed away, or gone
             raise HTTPException(410, f"version {version} of {name!r} is no longer kept: start again without the cursor") from None
-        table = _filter(table, declared, region, industry, first, last)
+        table = filter_rows(table, declared, region, industry, first, last)
         page = table.slice(offset, limit)
         more = offset + page.num_rows < table.num_rows
         next_cursor = _encode_cursor(version, offset + page.num_rows, query) if more else None
@@ -203,7 +203,7 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
 
 
 @lru_cache(maxsize=16)
-def _version_rows(uri: str, version: int) -> pa.Table:
+def version_rows(uri: str, version: int) -> pa.Table:
     """A product's rows at one version: a version never changes, so it is read once per process
     (at 1000-row pages, reading the table anew took most of a request's time)."""
     from deltalake import DeltaTable
@@ -211,7 +211,7 @@ def _version_rows(uri: str, version: int) -> pa.Table:
     return DeltaTable(uri, version=version).to_pyarrow_table()
 
 
-def _filter(table: pa.Table, declared, region, industry, first, last) -> pa.Table:
+def filter_rows(table: pa.Table, declared, region, industry, first, last) -> pa.Table:
     dims = {c.name for c in declared.dimensions}
     mask = None
 

@@ -1,0 +1,313 @@
+"""The dashboard's pages under ``/dashboard``: sign-in, overview, region, risk and data health.
+
+A page needs its data product granted to the signed-in consumer (admins see every page, and
+alone see data health); without it the page is refused (403) and its link is not shown. Every
+asset (the Vega bundle, the map, the styles) is served from here: no request leaves the
+machine.
+"""
+
+# no "from __future__ import annotations": FastAPI must see the routes' Form() objects
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Callable
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from lcdp import keys
+from lcdp.contracts import reference
+from lcdp.dashboard import charts, data, health, session
+from lcdp.dashboard.text import LANGS, Text
+from lcdp.exports import grants
+from lcdp.exports.disclosure import ALL
+from lcdp.settings import Settings
+
+HERE = Path(__file__).parent
+STATIC = {"sigun.geojson": "application/geo+json", "dashboard.css": "text/css; charset=utf-8",
+          "dashboard.js": "text/javascript; charset=utf-8", "favicon.svg": "image/svg+xml"}
+LANG_COOKIE = "lcdp_lang"
+PAGES = (("overview", "/dashboard", "spending"), ("risk", "/dashboard/risk", "risk"),
+         ("health", "/dashboard/health", None))
+
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+@cache
+def vega_bundle() -> bytes:
+    """Vega, Vega-Lite and Vega-Embed as one script, from the vl-convert-python package."""
+    import vl_convert
+
+    return vl_convert.javascript_bundle().encode()
+
+
+@dataclass
+class Chart:
+    id: str
+    title: str
+    spec: dict
+    columns: list[str]
+    rows: list[list[str]]
+    download: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class Page:
+    """What every page's template gets."""
+
+    t: Text
+    request: Request
+    who: Any
+    nav: list[tuple[str, str, bool]]
+    title: str
+    context: dict = field(default_factory=dict)
+
+
+def _download(product: str, **filters) -> str:
+    query = {"format": "csv", "limit": 50_000, **{k: v for k, v in filters.items() if v is not None}}
+    return f"/v1/products/{product}/rows?{urlencode(query)}"
+
+
+def _ym(month: dt.date) -> str:
+    return month.strftime("%Y-%m")
+
+
+def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
+    router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+    def lang_of(request: Request) -> str:
+        asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+        return asked if asked in LANGS else "ko"
+
+    def visible(who) -> set[str]:
+        from lcdp.exports.build import products
+
+        known = set(products())
+        return known if who.role == "admin" else grants.granted(settings.metadata_db_url, who.subject) & known
+
+    def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+        response = templates.TemplateResponse(request, template, context, status_code=status)
+        if request.query_params.get("lang") in LANGS:
+            response.set_cookie(LANG_COOKIE, request.query_params["lang"], max_age=365 * 86400, samesite="strict")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def signed_in(request: Request):
+        return session.key_of(settings, request.cookies.get(session.COOKIE))
+
+    def to_login(request: Request) -> RedirectResponse:
+        response = RedirectResponse("/dashboard/login", status_code=303)
+        if request.query_params.get("lang") in LANGS:  # the language asked for holds through sign-in
+            response.set_cookie(LANG_COOKIE, request.query_params["lang"], max_age=365 * 86400, samesite="strict")
+        return response
+
+    def page(request: Request, who, current: str, title: str, **context) -> Page:
+        t = Text(lang_of(request))
+        granted = visible(who)
+        nav = [(t(name), href, name == current) for name, href, needs in PAGES
+               if (needs in granted if needs else who.role == "admin")]
+        return Page(t, request, who, nav, title, context)
+
+    def refusal(request: Request, who, status: int, message: str) -> HTMLResponse:
+        p = page(request, who, "", message)
+        return render(request, "message.html", status=status, p=p, message=message)
+
+    def guard(request: Request, product: str | None):
+        """The signed-in key, or the response that refuses the page."""
+        who = signed_in(request)
+        if who is None:
+            return None, to_login(request)
+        t = Text(lang_of(request))
+        if product is None and who.role != "admin":
+            return who, refusal(request, who, 403, t("admin_only"))
+        if product is not None and product not in visible(who):
+            audit(settings, _Who(who), "dashboard.refused", f"dashboard/{product}", 403, "not granted")
+            return who, refusal(request, who, 403, f"{t('not_granted')}: {product}")
+        return who, None
+
+    def viewed(request: Request, product: str, build: Callable[[], Any]):
+        """``(who, text, view, None)`` for a page of ``product``, or the refusal as the last."""
+        who, refused = guard(request, product)
+        t = Text(lang_of(request))
+        if refused:
+            return who, t, None, refused
+        try:
+            return who, t, build(), None
+        except data.NotBuilt:
+            return who, t, None, refusal(request, who, 404, t("not_built"))
+
+    @router.get("/static/vega.js")
+    def vega_js() -> Response:
+        return Response(vega_bundle(), media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    @router.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            return Response("no such file", status_code=404, media_type="text/plain")
+        return Response((HERE / "static" / name).read_bytes(), media_type=STATIC[name],
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+    @router.get("/login")
+    def login_form(request: Request) -> HTMLResponse:
+        return render(request, "login.html", t=Text(lang_of(request)), error=None)
+
+    @router.post("/login")
+    def login(request: Request, api_key: Annotated[str, Form(max_length=200)] = "") -> Response:
+        t = Text(lang_of(request))
+        key = keys.verify(settings.metadata_db_url, api_key.strip()) if api_key.strip() else None
+        if key is None or key.role not in ("consumer", "admin"):
+            error = t("bad_key") if key is None else t("partner_key")
+            audit(settings, _Who(key) if key else None, "dashboard.login_refused", "dashboard/login", 401, error)
+            return render(request, "login.html", status=401, t=t, error=error)
+        audit(settings, _Who(key), "dashboard.login", "dashboard/login", 303)
+        if key.role == "admin":
+            threading.Thread(target=health.warm, args=(settings,), daemon=True, name="warm-health").start()
+        response = RedirectResponse("/dashboard", status_code=303)
+        response.set_cookie(session.COOKIE, session.cookie_for(settings, key), max_age=session.MAX_AGE,
+                            httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    @router.post("/logout")
+    def logout() -> Response:
+        response = RedirectResponse("/dashboard/login", status_code=303)
+        response.delete_cookie(session.COOKIE)
+        return response
+
+    @router.get("")
+    def overview(request: Request, month: str | None = None, measure: str = "spending") -> Response:
+        who, t, view, refused = viewed(request, "spending", lambda: data.overview(settings, month))
+        if refused:
+            return refused
+        yoy = measure == "yoy"
+        m = _ym(view.month)
+        values = [{"sigun_cd": r.code, "value": r.yoy if yoy else r.spending,
+                   "label": t.percent(r.yoy, signed=True) if yoy else t.won(r.spending),
+                   "href": f"/dashboard/region/{r.code}?month={m}"} for r in view.regions]
+        title = t("map_yoy") if yoy else t("map_spending")
+        region_map = Chart("map", f"{title} · {t.month(view.month)}",
+                           charts.choropleth(title, values, t("yoy") if yoy else t("spending"), percent=yoy,
+                                             diverging=yoy),
+                           [t("region"), t("spending"), t("yoy")],
+                           [[t.region(r.code), t.won(r.spending), t.percent(r.yoy, signed=True)] for r in view.regions],
+                           _download("spending", industry=ALL, month_from=m, month_to=m), t("map_help"))
+        industry_bars = Chart("industries", f"{t('industry')} · {t('spending')}",
+                              charts.bars(t("industry"), [{"category": t.industry(i.code), "value": i.spending,
+                                                           "label": t.won(i.spending)} for i in view.industries],
+                                          t("industry"), t("spending")),
+                              [t("industry"), t("spending"), t("yoy")],
+                              [[t.industry(i.code), t.won(i.spending), t.percent(i.yoy, signed=True)]
+                               for i in view.industries],
+                              _download("spending", region=ALL, month_from=m, month_to=m))
+        p = page(request, who, "overview", t("overview"))
+        return render(request, "overview.html", p=p, view=view, charts=[region_map, industry_bars], measure=measure,
+                      months=[_ym(x) for x in view.months], month=m)
+
+    @router.get("/region/{code}")
+    def region(request: Request, code: str, month: str | None = None) -> Response:
+        who = signed_in(request)
+        with_forecasts = who is not None and "forecasts" in visible(who)
+        known = code in reference().sigun
+        who, t, view, refused = viewed(request, "spending",
+                                       lambda: data.region(settings, code, month, with_forecasts) if known else None)
+        if refused:
+            return refused
+        if view is None:
+            return refusal(request, who, 404, t("not_found"))
+        return render(request, "region.html", p=page(request, who, "", t.region(code)), view=view,
+                      charts=_region_charts(t, view), months=[_ym(x) for x in view.months], month=_ym(view.month),
+                      with_forecasts=with_forecasts)
+
+    @router.get("/risk")
+    def risk(request: Request, month: str | None = None) -> Response:
+        who, t, view, refused = viewed(request, "risk", lambda: data.risk(settings, month))
+        if refused:
+            return refused
+        return render(request, "risk.html", p=page(request, who, "risk", t("risk")), view=view,
+                      charts=_risk_charts(t, view), months=[_ym(x) for x in view.months], month=_ym(view.month))
+
+    @router.get("/health")
+    def data_health(request: Request) -> Response:
+        who, refused = guard(request, None)
+        if refused:
+            return refused
+        t = Text(lang_of(request))
+        return render(request, "health.html", p=page(request, who, "health", t("health")), h=health.collect(settings))
+
+    app.include_router(router)
+
+
+class _Who:
+    """A key as the audit log takes its caller."""
+
+    def __init__(self, key) -> None:
+        self.key_id, self.subject, self.role = key.key_id, key.subject, key.role
+
+
+def _region_charts(t: Text, view: data.Region) -> list[Chart]:
+    code, m = view.code, _ym(view.month)
+    series = [{"month": r["month"].isoformat(), "series": t.industry(r["industry_code"]), "value": r["spending"],
+               "label": t.won(r["spending"])} for r in view.by_industry]
+    out = [Chart("by-industry", t("by_industry"), charts.lines(t("by_industry"), series, t("industry"), t("spending")),
+                 [t("month"), t("industry"), t("spending")],
+                 [[_ym(r["month"]), t.industry(r["industry_code"]), t.won(r["spending"])] for r in view.by_industry],
+                 _download("spending", region=code))]
+    if view.forecasts is not None:
+        actual = [{"month": r["month"].isoformat(), "value": r["spending"]} for r in view.total]
+        predicted = [{**r, "month": r["month"].isoformat()} for r in view.forecasts]
+        rows = [[_ym(r["month"]), t("actual"), t.won(r["spending"]), "", ""] for r in view.total]
+        rows += [[_ym(r["month"]), t("forecast"), t.won(r["forecast"]),
+                  t.won(r["lower"]) if r["lower"] is not None else "", t.won(r["upper"]) if r["upper"] is not None else ""]
+                 for r in view.forecasts]
+        out.append(Chart("forecast", t("forecast_title"),
+                         charts.forecast(t("forecast_title"), actual, predicted, t("spending"), t("actual"), t("forecast")),
+                         [t("month"), "", t("spending"), t("lower"), t("upper")], rows,
+                         _download("forecasts", region=code, industry=ALL)))
+    for key in ("age_band", "gender", "hour_band", "day_type"):
+        cells = view.breakdowns[key]
+        title = f"{t(key)} · {t.month(view.month)}"
+        out.append(Chart(key.replace("_", "-"), title,
+                         charts.bars(title, [{"category": t.category(c["category"]), "value": c["spending"],
+                                              "label": t.won(c["spending"])} for c in cells], t(key), t("spending")),
+                         [t(key), t("spending"), t("cardholders")],
+                         [[t.category(c["category"]), t.won(c["spending"]), t.count(c["cardholders"])] for c in cells],
+                         _download("spending", region=code, industry=ALL, month_from=m, month_to=m)))
+    shares = [{"month": r["month"].isoformat(), "series": t("fund_share"), "value": r["share"],
+               "label": t.percent(r["share"])} for r in view.fund_share]
+    out.append(Chart("fund", t("fund"), charts.lines(t("fund"), shares, t("fund_share"), t("fund_share"), percent=True),
+                     [t("month"), t("fund_share")], [[s["month"][:7], s["label"]] for s in shares],
+                     _download("spending", region=code, industry=ALL)))
+    return out
+
+
+def _risk_charts(t: Text, view: data.Risk) -> list[Chart]:
+    m = _ym(view.month)
+    values = [{"sigun_cd": r["sigun_cd"], "value": r["high_share"], "label": t.percent(r["high_share"]),
+               "href": f"/dashboard/region/{r['sigun_cd']}"} for r in view.regions]
+    title = f"{t('risk_map')} · {t.month(view.month)}"
+    out = [Chart("risk-map", title, charts.choropleth(t("risk_map"), values, t("high_risk_share"), percent=True,
+                                                         scheme="oranges"),
+                 [t("region"), t("high_risk_share"), t("businesses")],
+                 [[t.region(r["sigun_cd"]), t.percent(r["high_share"]), t.count(r["businesses"])] for r in view.regions],
+                 _download("risk", industry=ALL, month_from=m, month_to=m), t("map_help"))]
+    bars = [{"x": t.industry(r["industry_code"]), "band": r["risk_band"], "value": r["share"],
+             "label": t.percent(r["share"])} for r in view.industries]
+    out.append(Chart("risk-industry", f"{t('risk_industry')} · {t.month(view.month)}",
+                     charts.stacked(t("risk_industry"), bars, "x", t("industry"), color_title=t("risk_band"),
+                                    y_title=t("share")),
+                     [t("industry"), t("risk_band"), t("share")], [[b["x"], b["band"], b["label"]] for b in bars],
+                     _download("risk", region=ALL, month_from=m, month_to=m)))
+    trend = [{"x": r["month"].isoformat(), "band": r["risk_band"], "value": r["share"], "label": t.percent(r["share"])}
+             for r in view.trend]
+    out.append(Chart("risk-trend", t("risk_trend"),
+                     charts.stacked(t("risk_trend"), trend, "x", t("month"), x_type="temporal",
+                                    color_title=t("risk_band"), y_title=t("share")),
+                     [t("month"), t("risk_band"), t("share")], [[r["x"][:7], r["band"], r["label"]] for r in trend],
+                     _download("risk", region=ALL, industry=ALL)))
+    return out

@@ -1,0 +1,231 @@
+"""The policy dashboard end to end: ``lcdp demo`` data served by ``lcdp serve``, driven by
+Debian's headless Chromium through Playwright, checked by axe-core.
+
+Screenshots go to ``LCDP_SCREENSHOT_DIR`` when it is set (README's come from there), else to
+the test's temporary folder; each page's time to interactive (navigation start to every chart
+drawn, in the browser's own clock) is written beside them as ``timings.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from lcdp.contracts import reference
+from lcdp.service.background import free_port, wait_healthy
+from tests.conftest import LCDP, last_json
+
+CHROMIUM = "/usr/bin/chromium"
+DEMO_KEY = "dashboard-test-key-0123456789"
+#: Hangul the font must draw as two different glyphs (no font: the same box twice)
+HANGUL = ("경", "기")
+
+
+def _cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LCDP_PSEUDONYM_KEY": DEMO_KEY}
+    return subprocess.run([LCDP, "--home", str(home), "--json", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``lcdp demo`` at 300 businesses × 24 months (both models and all three products), then
+    ``lcdp serve`` on it, with an admin, a consumer granted spending and forecasts, and a
+    consumer granted nothing."""
+    reuse = os.environ.get("LCDP_TEST_DASHBOARD_HOME")  # a demo home kept while working on the pages
+    home = Path(reuse) if reuse else tmp_path_factory.mktemp("dashboard") / "home"
+    if not reuse:
+        demo = _cli(home, "demo", "--merchants", "300", "--months", "24", timeout=1500)
+        assert demo.returncode == 0, demo.stderr[-3000:]
+        assert {"spending", "risk", "forecasts"} <= set(last_json(demo)["exports"]), demo.stdout[-2000:]
+    made = {}
+    for name, role, subject in (("admin", "admin", "ops"), ("analyst", "consumer", "city-analyst"),
+                                ("stranger", "consumer", "no-grants")):
+        proc = _cli(home, "keys", "create", "--role", role, "--subject", subject)
+        assert proc.returncode == 0, proc.stderr
+        made[name] = last_json(proc)["key"]
+    for product in ("spending", "forecasts"):
+        assert _cli(home, "grants", "add", "--consumer", "city-analyst", "--product", product).returncode == 0
+    port = free_port()
+    env = {**os.environ, "LCDP_PSEUDONYM_KEY": DEMO_KEY}
+    server = subprocess.Popen([LCDP, "--home", str(home), "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(url, server)
+    yield {"url": url, "keys": made}
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("LCDP_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screens"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Visit:
+    """A browser context signed in with one key, recording every request it makes."""
+
+    def __init__(self, browser, url: str, key: str, lang: str = "ko") -> None:
+        self.url, self.key = url, key
+        self.context = browser.new_context(viewport={"width": 1360, "height": 1000}, locale="ko-KR")
+        self.requests: list[str] = []
+        self.context.on("request", lambda r: self.requests.append(r.url))
+        self.page = self.context.new_page()
+        self.page.goto(f"{url}/dashboard?lang={lang}")
+        assert urlparse(self.page.url).path == "/dashboard/login"  # not signed in yet
+        self.page.fill("#api_key", key)
+        self.page.click("form.card button[type=submit]")
+        self.page.wait_for_load_state()
+
+    def open(self, path: str):
+        response = self.page.goto(self.url + path)
+        return response
+
+    def ready_ms(self) -> int:
+        self.page.wait_for_selector("body[data-ready]", timeout=30_000)
+        assert self.page.get_attribute("body", "data-ready") == "true", "a chart failed to draw"
+        return int(self.page.get_attribute("body", "data-ready-ms"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def _hangul_drawn(page) -> bool:
+    """Whether the page's font draws Hangul: two different syllables drawn on a canvas in the
+    heading's font give different pixels (a missing glyph is the same box for both)."""
+    return page.evaluate("""([a, b]) => {
+        const font = getComputedStyle(document.querySelector('h1')).font;
+        const pixels = (ch) => { const c = document.createElement('canvas'); c.width = 40; c.height = 40;
+            const x = c.getContext('2d'); x.font = font; x.fillText(ch, 4, 30);
+            return Array.from(x.getImageData(0, 0, 40, 40).data).join(','); };
+        return pixels(a) !== pixels(b) && document.fonts.check('16px NanumGothic', a + b);
+    }""", list(HANGUL))
+
+
+def test_the_admin_sees_every_page_drawn_from_loopback_with_the_export_apis_figures(served, browser, shots):
+    url, key = served["url"], served["keys"]["admin"]
+    visit = Visit(browser, url, key)
+    timings, loopback = {}, f"{url}/"
+    pages = {"overview": "/dashboard", "overview-yoy": "/dashboard?measure=yoy", "region": "/dashboard/region/41110",
+             "risk": "/dashboard/risk", "health": "/dashboard/health", "overview-en": "/dashboard?lang=en"}
+    for name, path in pages.items():
+        response = visit.open(path)
+        assert response.status == 200, (name, response.status)
+        timings[name] = visit.ready_ms()
+        assert _serious_violations(visit.page) == [], name
+        visit.page.screenshot(path=str(shots / f"dashboard-{name}.png"), full_page=True)
+        if name == "overview":
+            _check_overview(visit, served)
+        if name in ("overview", "risk"):
+            # the map draws all 31 시군 (the base layer: every region, suppressed ones grey)
+            map_id = "#map" if name == "overview" else "#risk-map"
+            regions = visit.page.locator(f"{map_id} g.mark-shape").first.locator("path")
+            assert regions.count() == len(reference().sigun) == 31
+        if name == "region":
+            heading = visit.page.inner_text("h1")
+            assert heading == "수원시"
+            assert visit.page.locator("#forecast svg").count() == 1  # the forecast drawn
+    visit.open("/dashboard?lang=ko")
+    assert _hangul_drawn(visit.page)
+    assert visit.page.inner_text("nav") == "개요\n위험\n데이터 상태"
+    # no request went anywhere but this service on loopback, and no key was in a URL
+    assert visit.requests and all(r.startswith(loopback) for r in visit.requests), \
+        sorted({r for r in visit.requests if not r.startswith(loopback)})
+    assert not any(key in r for r in visit.requests)
+    (shots / "timings.json").write_text(json.dumps({"interactive_ms": timings}, indent=1) + "\n")
+    print("dashboard time to interactive (ms):", timings)
+    visit.close()
+
+
+def _check_overview(visit: Visit, served) -> None:
+    """The headline figures are the export API's for the province's cell of the month, and a
+    chart's download link serves that data to the signed-in browser."""
+    page = visit.page
+    month = page.input_value("#month")
+    answer = httpx.get(f"{served['url']}/v1/products/spending/rows",
+                       params={"region": "ALL", "industry": "ALL", "month_from": month, "month_to": month},
+                       headers={"X-API-Key": served["keys"]["admin"]}, timeout=30).json()
+    cell = next(r for r in answer["rows"] if r["breakdown"] == "total" and r["category"] == "ALL")
+    for figure in ("spending", "transactions", "cardholders", "merchants"):
+        shown = page.get_attribute(f"[data-figure={figure}]", "data-value")
+        assert shown == str(cell[figure]), (figure, shown, cell[figure])
+    assert "억원" in page.inner_text("[data-figure=spending]")
+    # 31 regions in the map's table view, each a figure or "비공개", never a made-up zero
+    rows = page.locator("#map ~ details tbody tr")
+    assert rows.count() == 31
+    href = page.get_attribute("#map ~ p a.download", "href")
+    download = page.request.get(served["url"] + href)
+    assert download.status == 200 and download.headers["content-type"].startswith("text/csv")
+    assert "sigun_cd" in download.text()
+
+
+def test_a_consumer_sees_only_the_pages_of_its_grants(served, browser):
+    visit = Visit(browser, served["url"], served["keys"]["analyst"], lang="en")
+    assert visit.open("/dashboard").status == 200
+    visit.ready_ms()
+    assert visit.page.inner_text("nav") == "Overview"  # no risk page, no data health
+    assert visit.open("/dashboard/region/41590").status == 200
+    visit.ready_ms()
+    assert visit.page.locator("#forecast svg").count() == 1  # forecasts granted
+    refused = visit.open("/dashboard/risk")
+    assert refused.status == 403 and "not granted" in visit.page.inner_text("main")
+    assert visit.open("/dashboard/health").status == 403
+    assert visit.open("/dashboard/region/99999").status == 404
+    visit.close()
+    stranger = Visit(browser, served["url"], served["keys"]["stranger"])
+    response = stranger.open("/dashboard")
+    assert response.status == 403 and "허용되지 않았습니다" in stranger.page.inner_text("main")
+    assert stranger.page.request.get(served["url"] + "/v1/products/spending/rows").status == 403
+    stranger.close()
+
+
+def test_signing_in_refuses_wrong_and_partner_keys_and_signing_out_ends_the_session(served, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    for wrong in ("lcdp_nope_nope", "x" * 150):
+        page.goto(served["url"] + "/dashboard/login")
+        page.fill("#api_key", wrong)
+        with page.expect_response(lambda r: r.url.endswith("/dashboard/login")) as answer:
+            page.click("form.card button[type=submit]")
+        assert answer.value.status == 401
+        assert "API 키가 맞지 않거나" in page.inner_text("[role=alert]")
+    # no session: every page sends the browser to sign in, the export API answers 401
+    assert urlparse(page.goto(served["url"] + "/dashboard/risk").url).path == "/dashboard/login"
+    assert page.request.get(served["url"] + "/v1/products").status == 401
+    # a forged cookie is no session
+    context.add_cookies([{"name": "lcdp_session", "value": "eyJrIjoiYWRtaW4ifQ.forged.sig", "url": served["url"]}])
+    assert urlparse(page.goto(served["url"] + "/dashboard").url).path == "/dashboard/login"
+    context.close()
+    visit = Visit(browser, served["url"], served["keys"]["admin"])
+    assert visit.page.url.endswith("/dashboard")
+    visit.page.click("header form button")
+    visit.page.wait_for_load_state()
+    assert urlparse(visit.page.url).path == "/dashboard/login"
+    assert urlparse(visit.open("/dashboard").url).path == "/dashboard/login"
+    visit.close()
