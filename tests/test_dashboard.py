@@ -145,8 +145,16 @@ def test_the_admin_sees_every_page_drawn_from_loopback_with_the_export_apis_figu
         if name in ("overview", "risk"):
             # the map draws all 31 시군 (the base layer: every region, suppressed ones grey)
             map_id = "#map" if name == "overview" else "#risk-map"
-            regions = visit.page.locator(f"{map_id} g.mark-shape").first.locator("path")
-            assert regions.count() == len(reference().sigun) == 31
+            layers = visit.page.locator(f"{map_id} g.mark-shape")
+            assert layers.first.locator("path").count() == len(reference().sigun) == 31
+            # a region without a published value is grey and "suppressed" in the table, never 0
+            colored = layers.nth(1).locator("path").count()
+            table = visit.page.locator(f"{map_id} ~ details tbody tr")
+            assert table.count() == 31
+            suppressed = visit.page.locator(f"{map_id} ~ details tbody tr td:nth-child(2).suppressed").count()
+            assert 0 < colored < 31 and suppressed == 31 - colored, (colored, suppressed)
+        if name == "overview-en":
+            assert visit.page.inner_text("h1") == "Overview" and "KRW" in visit.page.inner_text("[data-figure=spending]")
         if name == "region":
             heading = visit.page.inner_text("h1")
             assert heading == "수원시"
@@ -176,9 +184,6 @@ def _check_overview(visit: Visit, served) -> None:
         shown = page.get_attribute(f"[data-figure={figure}]", "data-value")
         assert shown == str(cell[figure]), (figure, shown, cell[figure])
     assert "억원" in page.inner_text("[data-figure=spending]")
-    # 31 regions in the map's table view, each a figure or "비공개", never a made-up zero
-    rows = page.locator("#map ~ details tbody tr")
-    assert rows.count() == 31
     href = page.get_attribute("#map ~ p a.download", "href")
     download = page.request.get(served["url"] + href)
     assert download.status == 200 and download.headers["content-type"].startswith("text/csv")

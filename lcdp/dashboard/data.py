@@ -16,7 +16,7 @@ import pandas as pd
 from lcdp.contracts import reference
 from lcdp.exports.disclosure import ALL
 from lcdp.lake import catalog
-from lcdp.service.exports import version_rows
+from lcdp.exports.rows import version_rows
 from lcdp.settings import Settings
 
 HIGH_RISK = ("D", "E")  # the bands' first letters ("D (high)", "E (very high)")

@@ -68,7 +68,7 @@ def collect(settings: Settings) -> Health:
 
 def warm(settings: Settings) -> None:
     """Import MLflow and open its store ahead of the first data-health page (3.7 s cold, in
-    a service that has not needed MLflow yet); started when an admin signs in."""
+    a service that has not needed MLflow yet); done when an admin signs in."""
     models(settings)
 
 

@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -26,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from lcdp.exports import files, grants
+from lcdp.exports.rows import version_rows
 from lcdp.exports.disclosure import ALL
 from lcdp.lake import catalog, lineage
 from lcdp.settings import Settings
@@ -200,15 +200,6 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
         return Response(body, media_type=files.MEDIA_TYPES[format], headers=headers)
 
     app.include_router(router)
-
-
-@lru_cache(maxsize=16)
-def version_rows(uri: str, version: int) -> pa.Table:
-    """A product's rows at one version: a version never changes, so it is read once per process
-    (at 1000-row pages, reading the table anew took most of a request's time)."""
-    from deltalake import DeltaTable
-
-    return DeltaTable(uri, version=version).to_pyarrow_table()
 
 
 def filter_rows(table: pa.Table, declared, region, industry, first, last) -> pa.Table:
