@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Callable
@@ -23,7 +23,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from lcdp import keys
+from lcdp import keys, log
 from lcdp.contracts import reference
 from lcdp.dashboard import charts, data, health, session
 from lcdp.dashboard.text import LANGS, Text
@@ -89,7 +89,6 @@ class Page:
     who: Any
     nav: list[tuple[str, str, bool]]
     title: str
-    context: dict = field(default_factory=dict)
 
 
 def _download(product: str, **filters) -> str:
@@ -130,12 +129,12 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
             response.set_cookie(LANG_COOKIE, request.query_params["lang"], max_age=365 * 86400, samesite="strict")
         return response
 
-    def page(request: Request, who, current: str, title: str, **context) -> Page:
+    def page(request: Request, who, current: str, title: str) -> Page:
         t = Text(lang_of(request))
         granted = visible(who)
         nav = [(t(name), href, name == current) for name, href, needs in PAGES
                if (needs in granted if needs else who.role == "admin")]
-        return Page(t, request, who, nav, title, context)
+        return Page(t, request, who, nav, title)
 
     def refusal(request: Request, who, status: int, message: str) -> HTMLResponse:
         p = page(request, who, "", message)
@@ -184,18 +183,21 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
         registry, the products' rows and, for an admin, MLflow (cold, the first overview's
         script took 3.7 s and the first data-health page 3.4 s)."""
         def work() -> None:
-            if not warmed.is_set():
-                warmed.set()
-                vega_bundle(settings)
-                from lcdp.exports.build import products
+            try:
+                if not warmed.is_set():
+                    warmed.set()
+                    vega_bundle(settings)
+                    from lcdp.exports.build import products
 
-                for name in products():
-                    try:
-                        data.product(settings, name)
-                    except data.NotBuilt:
-                        pass
-            if admin:
-                health.warm(settings)
+                    for name in products():
+                        try:
+                            data.product(settings, name)
+                        except data.NotBuilt:
+                            pass
+                if admin:
+                    health.warm(settings)
+            except Exception:  # noqa: BLE001 - a page does the same work again and says what failed
+                log.get(__name__).exception("dashboard.warm_failed")
 
         threading.Thread(target=work, daemon=True, name="dashboard-warm").start()
 
