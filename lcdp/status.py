@@ -39,7 +39,9 @@ def _iso(ms: int | None) -> str | None:
     return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def collect(settings: Settings) -> PlatformStatus:
+def table_states(settings: Settings) -> list[TableState]:
+    """Every lake table's rows, version and last write (``lcdp status``, the dashboard's data
+    health)."""
     tables = []
     for name in catalog.tables():
         handle = catalog.delta(name, settings)
@@ -48,9 +50,14 @@ def collect(settings: Settings) -> PlatformStatus:
             continue
         last = handle.history(1)
         tables.append(TableState(
-            name=name, rows=handle.to_pyarrow_dataset().count_rows(), version=handle.version(),
+            name=name, rows=catalog.row_count(name, settings), version=handle.version(),
             last_write=_iso(last[0].get("timestamp")) if last else None,
         ))
+    return tables
+
+
+def collect(settings: Settings) -> PlatformStatus:
+    tables = table_states(settings)
     grouped: dict[tuple[str, str], list[metadata.Upload]] = defaultdict(list)
     for upload in metadata.list_uploads(settings.metadata_db_url):
         grouped[(upload.partner, upload.dataset)].append(upload)

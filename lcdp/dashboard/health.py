@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from lcdp import metadata
-from lcdp.lake import catalog
 from lcdp.settings import Settings
+from lcdp.status import TableState, table_states
 
 
 @dataclass
@@ -24,14 +24,6 @@ class Feed:
     rows_in: int
     rows_quarantined: int
     top_reasons: list[tuple[str, int]]
-
-
-@dataclass
-class Table:
-    name: str
-    rows: int | None
-    version: int | None
-    last_write: dt.datetime | None
 
 
 @dataclass
@@ -53,7 +45,7 @@ class Model:
 @dataclass
 class Health:
     feeds: list[Feed]
-    tables: list[Table]
+    tables: list[TableState]
     dag_runs: list[DagRun]
     models: list[Model]
 
@@ -62,7 +54,7 @@ def collect(settings: Settings) -> Health:
     """The four views side by side: each waits on its own store (metadata DB, Delta logs,
     Airflow's DB, MLflow's)."""
     with ThreadPoolExecutor(4, thread_name_prefix="health") as pool:
-        parts = [pool.submit(part, settings) for part in (feeds, tables, dag_runs, models)]
+        parts = [pool.submit(part, settings) for part in (feeds, table_states, dag_runs, models)]
         return Health(*(p.result() for p in parts))
 
 
@@ -85,20 +77,6 @@ def feeds(settings: Settings) -> list[Feed]:
         out.append(Feed(feed, max(u.created_at for u in uploads), len(uploads),
                         sum(u.rows_in or 0 for u in originals), sum(u.rows_quarantined or 0 for u in originals),
                         reasons.most_common(3)))
-    return out
-
-
-def tables(settings: Settings) -> list[Table]:
-    out = []
-    for name in catalog.tables():
-        handle = catalog.delta(name, settings)
-        if handle is None:
-            out.append(Table(name, None, None, None))
-            continue
-        last = handle.history(1)
-        stamp = last[0].get("timestamp") if last else None
-        out.append(Table(name, catalog.row_count(name, settings), handle.version(),
-                         dt.datetime.fromtimestamp(stamp / 1000, dt.timezone.utc) if stamp else None))
     return out
 
 
