@@ -12,16 +12,14 @@ import os
 from pathlib import Path
 
 import yaml
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
+
+from schemas.lake import asset
 
 REGISTRY = Path(__file__).resolve().parents[1] / "infra" / "feeds.yaml"
 #: LCDP_FEED_POLL_SECONDS: poll every feed this often instead of its registry schedule (trying
 #: the platform under `lcdp up`); read here because schedules are fixed when the file is parsed.
 POLL_SECONDS = int(os.environ.get("LCDP_FEED_POLL_SECONDS") or 0)
-
-
-def bronze_asset(partner: str, dataset: str) -> Asset:
-    return Asset(name=f"bronze.{partner}_{dataset}", uri=f"lcdp://bronze/{partner}_{dataset}")
 
 
 def build(feed: dict):
@@ -52,17 +50,14 @@ def build(feed: dict):
         tags=["lcdp", "ingestion", partner],
     )
     def feed_dag():
-        @task(outlets=[bronze_asset(partner, dataset)])
+        @task(outlets=[asset(f"bronze.{partner}_{dataset}")])
         def pull(params: dict | None = None, run_id: str | None = None) -> dict:
-            from airflow.exceptions import AirflowSkipException
+            from lcdp.pipeline.airflow import task_outcome
+            from lcdp.pull.runner import run_feed
 
-            from lcdp.pull.runner import NothingNew, run_feed
-
-            try:
+            with task_outcome(f"{partner}.{dataset}"):
                 return run_feed(partner, dataset, channel, params or {}, run_key=run_id or "manual",
                                 url_env=feed.get("url_env"), key_env=feed.get("key_env"))
-            except NothingNew as exc:
-                raise AirflowSkipException(str(exc)) from exc
 
         pull()
 

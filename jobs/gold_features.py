@@ -1,5 +1,5 @@
 """``gold.merchant_month_features``: one row per business and month, the credit model's
-inputs (BRIEF §8), computed point-in-time.
+inputs (docs/models.md), computed point-in-time.
 
 Point-in-time means a row for month T uses only what was true by the end of T:
 
@@ -26,14 +26,12 @@ import datetime as dt
 from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql.window import WindowSpec
 from pyspark.sql import functions as F
+from pyspark.sql.window import WindowSpec
 
 from jobs.schema import conform
-from lcdp.lake.dictionary import TableDoc
+from lcdp.lake.dictionary import Columns
 
-KEY = ["business_key", "month"]
-PARTITION = "month"
 SNAPSHOT_MAX_AGE_MONTHS = 3
 #: Months the bureau and employment averages look back over (T-11..T).
 AVERAGE_MONTHS = 12
@@ -319,32 +317,29 @@ def sales_and_snapshots(transactions: DataFrame, credit: DataFrame, employment: 
     return frame.withColumn("employees_change_3m", F.col("insured_employees") - F.col("_3m_insured_employees"))
 
 
-DOC = TableDoc(
-    table="gold.merchant_month_features", grain="one business and month, from its first activity to the last month of data",
-    key=KEY, ddl=OUTPUT_DDL, partition=PARTITION, written_by="jobs.gold_features.merchant_month_features",
-    meanings={
-        "business_key": "pseudonym of the BRN", "sigun_cd": "city/county of its shops (the smallest code if several)",
-        "industry_code": "industry of its shops (the smallest code if several)",
-        "registry_status": "active, suspended or closed at the month's end (null before the registry knew)",
-        "months_active": "months since its first activity, this one included",
-        "sales_amount": "net local-currency sales in the month (KRW)", "payments": "payments in the month",
-        "customers": "distinct cards that paid in the month",
-        "repeat_customer_ratio": "share of the month's customers who also paid in the 3 months before",
-        "policy_fund_share": "share of sales paid with policy funds",
-        "sales_growth_1m": "sales over last month's, minus 1", "sales_growth_3m": "mean sales of T-2..T over T-5..T-3, minus 1 (6+ months active)",
-        "sales_volatility_6m": "standard deviation over mean of the last 6 months' sales (3+ months active)",
-        "credit_month": "month of the bureau snapshot used (at most 3 months old)",
-        "credit_grade": "bureau grade, 1 best … 10 worst", "delinquency_count": "delinquent accounts at the bureau",
-        "delinquency_days": "days past due at the bureau", "loan_balance": "loans outstanding (KRW)",
-        "years_in_business": "years since the business opened (bureau)",
-        "guarantees_active": "credit guarantees started and not defaulted at the month's end",
-        "guarantee_amount_active": "amount under those guarantees (KRW)",
-        "guarantee_defaults_to_date": "guarantees defaulted by the month's end (default date, not today's status)",
-        "employment_month": "month of the employment snapshot used (at most 3 months old)",
-        "insured_employees": "employees insured", "hires": "hires in the snapshot's month",
-        "separations": "staff departures in the snapshot's month", "job_postings": "job postings in the snapshot's month",
-        "employees_change_3m": "insured employees minus 3 months before",
-        "credit_grade_avg_12m": "mean bureau grade of the snapshots in T-11..T",
-        "delinquency_count_avg_12m": "mean delinquencies of the snapshots in T-11..T",
-        "separations_avg_12m": "mean monthly departures of the snapshots in T-11..T",
-        "month": "first day of the month T"})
+COLUMNS = Columns(OUTPUT_DDL, {
+    "business_key": "pseudonym of the BRN", "sigun_cd": "city/county of its shops (the smallest code if several)",
+    "industry_code": "industry of its shops (the smallest code if several)",
+    "registry_status": "active, suspended or closed at the month's end (null before the registry knew)",
+    "months_active": "months since its first activity, this one included",
+    "sales_amount": "net local-currency sales in the month (KRW)", "payments": "payments in the month",
+    "customers": "distinct cards that paid in the month",
+    "repeat_customer_ratio": "share of the month's customers who also paid in the 3 months before",
+    "policy_fund_share": "share of sales paid with policy funds",
+    "sales_growth_1m": "sales over last month's, minus 1", "sales_growth_3m": "mean sales of T-2..T over T-5..T-3, minus 1 (6+ months active)",
+    "sales_volatility_6m": "standard deviation over mean of the last 6 months' sales (3+ months active)",
+    "credit_month": "month of the bureau snapshot used (at most 3 months old)",
+    "credit_grade": "bureau grade, 1 best … 10 worst", "delinquency_count": "delinquent accounts at the bureau",
+    "delinquency_days": "days past due at the bureau", "loan_balance": "loans outstanding (KRW)",
+    "years_in_business": "years since the business opened (bureau)",
+    "guarantees_active": "credit guarantees started and not defaulted at the month's end",
+    "guarantee_amount_active": "amount under those guarantees (KRW)",
+    "guarantee_defaults_to_date": "guarantees defaulted by the month's end (default date, not today's status)",
+    "employment_month": "month of the employment snapshot used (at most 3 months old)",
+    "insured_employees": "employees insured", "hires": "hires in the snapshot's month",
+    "separations": "staff departures in the snapshot's month", "job_postings": "job postings in the snapshot's month",
+    "employees_change_3m": "insured employees minus 3 months before",
+    "credit_grade_avg_12m": "mean bureau grade of the snapshots in T-11..T",
+    "delinquency_count_avg_12m": "mean delinquencies of the snapshots in T-11..T",
+    "separations_avg_12m": "mean monthly departures of the snapshots in T-11..T",
+    "month": "first day of the month T"})

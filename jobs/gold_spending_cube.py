@@ -13,9 +13,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.schema import conform
-from lcdp.lake.dictionary import TableDoc
+from lcdp.lake.dictionary import Columns
 
-PARTITION = "month"
 #: Hour-of-day bands: (label, first hour, last hour), Korean time.
 HOUR_BANDS = [("00-05", 0, 5), ("06-10", 6, 10), ("11-13", 11, 13), ("14-16", 14, 16),
               ("17-20", 17, 20), ("21-23", 21, 23)]
@@ -71,13 +70,10 @@ def spending_cube(transactions: DataFrame) -> DataFrame:
     ).transform(lambda cells: conform(cells, OUTPUT_DDL))
 
 
-DOC = TableDoc(
-    table="gold.spending_cube", grain="region × industry × month × age band × gender × hour band × day type",
-    key=[*DIMENSIONS, "month"], ddl=OUTPUT_DDL, partition=PARTITION, written_by="jobs.gold_spending_cube.spending_cube",
-    meanings={
-        "sigun_cd": "city/county (null: merchants the registry does not list)", "industry_code": "industry (null: idem)",
-        "age_band": "cardholders' age band", "gender": "cardholders' gender",
-        "hour_band": "hour of day band, Korean time (00-05, 06-10, 11-13, 14-16, 17-20, 21-23)",
-        "day_type": "weekday or weekend", "spending": "net spending (KRW, refunds netted)",
-        "transactions": "payments", "cardholders": "distinct cards that paid", "merchants": "distinct merchants paid",
-        "month": "first day of the month"})
+COLUMNS = Columns(OUTPUT_DDL, {
+    "sigun_cd": "city/county (null: merchants the registry does not list)", "industry_code": "industry (null: idem)",
+    "age_band": "cardholders' age band", "gender": "cardholders' gender",
+    "hour_band": "hour of day band, Korean time (00-05, 06-10, 11-13, 14-16, 17-20, 21-23)",
+    "day_type": "weekday or weekend", "spending": "net spending (KRW, refunds netted)",
+    "transactions": "payments", "cardholders": "distinct cards that paid", "merchants": "distinct merchants paid",
+    "month": "first day of the month"})

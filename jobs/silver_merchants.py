@@ -15,10 +15,8 @@ from pyspark.sql import functions as F
 
 from jobs.deduplicate import DELIVERY_ORDER, last_per_key
 from jobs.schema import conform
-from lcdp.lake.dictionary import TableDoc
+from lcdp.lake.dictionary import Columns
 
-KEY = ["merchant_key", "status_seq"]
-SCOPE = ["merchant_key"]
 #: The province's extent (Gyeonggi-do, WGS84): a coordinate outside it is not the merchant's.
 LAT_RANGE, LON_RANGE = (36.8, 38.4), (126.3, 127.9)
 STATUS_CODES = {"01": "active", "02": "suspended", "03": "closed"}
@@ -111,21 +109,19 @@ def merchant_history(obs: DataFrame, codes: DataFrame) -> DataFrame:
     return conform(runs.join(latest, on="merchant_key"), OUTPUT_DDL)
 
 
-DOC = TableDoc(
-    table="silver.merchants", grain="one run of equal registry statuses of one merchant (SCD type 2)",
-    key=KEY, ddl=OUTPUT_DDL, written_by="jobs.silver_merchants.merchant_history", meanings={
-        "merchant_key": "pseudonym of the merchant (가맹점) number",
-        "status_seq": "1, 2, … per merchant: the order of its status runs",
-        "business_key": "pseudonym of the business registration number (BRN); joins every partner",
-        "merchant_name": "trading name, as the latest registry delivery gives it",
-        "sigun_cd": "city/county code (SIGUN_CD, 31 in Gyeonggi)", "sigun_nm": "city/county name",
-        "industry_code": "industry code (from the code, or learned from the cleaned name)",
-        "industry_name": "industry name without the registry's noise",
-        "road_address": "road-name address", "lot_address": "lot-number address", "zip_code": "postal code",
-        "lat": "latitude (WGS84), null when outside the province", "lon": "longitude (WGS84)",
-        "coordinates": "valid, swapped (fixed by swapping back) or missing",
-        "status": "active, suspended or closed", "status_code": "the registry's code: 01, 02, 03",
-        "closed_on": "closure date the registry gives (CLSBIZ_DAY)",
-        "valid_from": "first day of this status run (the closure day, else the day the registry first said so)",
-        "valid_to": "first day of the next run (exclusive); null on the current one",
-        "is_current": "this run is the merchant's latest"})
+COLUMNS = Columns(OUTPUT_DDL, {
+    "merchant_key": "pseudonym of the merchant (가맹점) number",
+    "status_seq": "1, 2, … per merchant: the order of its status runs",
+    "business_key": "pseudonym of the business registration number (BRN); joins every partner",
+    "merchant_name": "trading name, as the latest registry delivery gives it",
+    "sigun_cd": "city/county code (SIGUN_CD, 31 in Gyeonggi)", "sigun_nm": "city/county name",
+    "industry_code": "industry code (from the code, or learned from the cleaned name)",
+    "industry_name": "industry name without the registry's noise",
+    "road_address": "road-name address", "lot_address": "lot-number address", "zip_code": "postal code",
+    "lat": "latitude (WGS84), null when outside the province", "lon": "longitude (WGS84)",
+    "coordinates": "valid, swapped (fixed by swapping back) or missing",
+    "status": "active, suspended or closed", "status_code": "the registry's code: 01, 02, 03",
+    "closed_on": "closure date the registry gives (CLSBIZ_DAY)",
+    "valid_from": "first day of this status run (the closure day, else the day the registry first said so)",
+    "valid_to": "first day of the next run (exclusive); null on the current one",
+    "is_current": "this run is the merchant's latest"})

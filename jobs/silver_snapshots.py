@@ -14,7 +14,8 @@ from pyspark.sql import functions as F
 
 from jobs.deduplicate import latest_per_key
 from jobs.schema import conform as conform_to
-from lcdp.lake.dictionary import TableDoc
+from lcdp import declarations
+from lcdp.lake.dictionary import Columns
 
 
 @dataclass(frozen=True)
@@ -26,29 +27,35 @@ class Snapshot:
     columns: dict[str, str]  # silver column → bronze column
     ddl: str  # silver schema (the lineage columns at the end)
 
+    @classmethod
+    def of(cls, table: str, columns: dict[str, str], ddl: str) -> Snapshot:
+        """The snapshot that makes ``table``, whose bronze input and key its declaration gives."""
+        declared = declarations.table(table)
+        return cls(bronze=declared.inputs[0], key=list(declared.key), columns=columns, ddl=ddl)
+
     @property
     def values(self) -> list[str]:
         return [c for c in self.columns if c not in self.key]
 
 
 SNAPSHOTS: dict[str, Snapshot] = {
-    "silver.credit_monthly": Snapshot(
-        bronze="bronze.ked_credit", key=["business_key", "month"],
+    "silver.credit_monthly": Snapshot.of(
+        "silver.credit_monthly",
         columns={"business_key": "business_key", "month": "snapshot_month", "credit_grade": "credit_grade",
                  "delinquency_count": "delinquency_count", "delinquency_days": "delinquency_days",
                  "loan_balance": "loan_balance", "years_in_business": "years_in_business"},
         ddl="business_key string, month date, credit_grade bigint, delinquency_count bigint, "
             "delinquency_days bigint, loan_balance bigint, years_in_business double, "
             "_upload_id string, _ingested_at timestamp"),
-    "silver.guarantees": Snapshot(
-        bronze="bronze.gcgf_guarantees", key=["guarantee_id"],
+    "silver.guarantees": Snapshot.of(
+        "silver.guarantees",
         columns={"guarantee_id": "guarantee_id", "business_key": "business_key", "start_date": "start_date",
                  "amount": "amount", "status": "status", "default_date": "default_date",
                  "subrogation_amount": "subrogation_amount"},
         ddl="guarantee_id string, business_key string, start_date date, amount bigint, status string, "
             "default_date date, subrogation_amount bigint, _upload_id string, _ingested_at timestamp"),
-    "silver.employment_monthly": Snapshot(
-        bronze="bronze.gjf_employment", key=["business_key", "month"],
+    "silver.employment_monthly": Snapshot.of(
+        "silver.employment_monthly",
         columns={"business_key": "business_key", "month": "month", "insured_employees": "insured_employees",
                  "hires": "hires", "separations": "separations", "job_postings": "job_postings"},
         ddl="business_key string, month date, insured_employees bigint, hires bigint, separations bigint, "
@@ -74,8 +81,5 @@ _MEANINGS = {
     "default_date": "when it defaulted (null: not defaulted)", "subrogation_amount": "amount the foundation repaid for it (KRW)",
     "insured_employees": "employees insured", "hires": "hires in the month", "separations": "staff departures in the month",
     "job_postings": "job postings in the month"}
-_GRAIN = {"silver.credit_monthly": "one business and month (the bureau's snapshot)",
-          "silver.guarantees": "one credit guarantee", "silver.employment_monthly": "one business and month (insurance records)"}
-DOCS = [TableDoc(table=name, grain=_GRAIN[name], key=s.key, ddl=s.ddl,
-                 meanings={c: _MEANINGS[c] for c in s.columns}, written_by="jobs.silver_snapshots.conform")
-        for name, s in SNAPSHOTS.items()]
+#: the columns of each silver snapshot table (``lcdp dictionary``)
+COLUMNS = {name: Columns(s.ddl, {c: _MEANINGS[c] for c in s.columns}) for name, s in SNAPSHOTS.items()}

@@ -24,11 +24,10 @@ from pyspark.sql import functions as F
 
 from jobs.deduplicate import first_per_key
 from jobs.schema import conform
-from lcdp.lake.dictionary import TableDoc
+from lcdp.lake.dictionary import Columns
 
-KEY = ["tx_id"]
-SCOPE = ["payment_id"]
-PARTITION = "tx_date"
+#: a payment or refund is one event per transaction id, however often it is delivered
+EVENT_KEY = ["tx_id"]
 LOCAL_TZ = "Asia/Seoul"
 
 OUTPUT_DDL = (
@@ -67,7 +66,7 @@ def events(bronze: DataFrame) -> DataFrame:
     ``tx_id:duplicate_across_deliveries``, under the dataset's lock), so over the whole table
     ``event_rows`` is the same and spares a hash aggregate of every id (half the step's time
     at 5.4M payments); this keeps the rule where it is cheap, on the rows a delivery touches."""
-    return first_per_key(event_rows(bronze), KEY)
+    return first_per_key(event_rows(bronze), EVENT_KEY)
 
 
 def local_date(ts: Column) -> Column:
@@ -160,20 +159,17 @@ def silver_transactions(bronze: DataFrame, merchants: DataFrame) -> DataFrame:
     return place(net_refunds(events(bronze)), merchants)
 
 
-DOC = TableDoc(
-    table="silver.transactions", grain="one payment (refunds netted in), or one refund whose payment never arrived",
-    key=KEY, ddl=OUTPUT_DDL, partition=PARTITION, written_by="jobs.silver_transactions.silver_transactions",
-    meanings={
-        "tx_id": "the card operator's transaction id", "payment_id": "the payment this row belongs to (its own id, or an orphan refund's original)",
-        "kind": "payment, or orphan_refund (a refund whose payment has not arrived)",
-        "tx_ts": "when it was paid (UTC)", "tx_date": "payment date, Korean time", "tx_hour": "hour of day, Korean time (0-23)",
-        "is_weekend": "Saturday or Sunday, Korean time", "merchant_key": "pseudonym of the merchant number",
-        "card_key": "pseudonym of the card (cardholder)", "channel": "카드, 모바일 or QR",
-        "age_band": "cardholder's age band (10대 … 70대이상)", "gender": "cardholder's gender (남, 여)",
-        "policy_fund": "policy fund paid with (e.g. 청년기본소득), null for own money",
-        "amount": "amount paid (KRW)", "refunded_amount": "amount refunded later (KRW, positive)",
-        "net_amount": "amount - refunded_amount: what counts as spending (KRW)",
-        "refund_count": "refunds netted into this payment",
-        "business_key": "pseudonym of the merchant's BRN (null when the registry does not list the merchant)",
-        "sigun_cd": "merchant's city/county", "industry_code": "merchant's industry",
-        "merchant_known": "the registry lists the merchant", "tx_month": "first day of the payment's month (Korean time)"})
+COLUMNS = Columns(OUTPUT_DDL, {
+    "tx_id": "the card operator's transaction id", "payment_id": "the payment this row belongs to (its own id, or an orphan refund's original)",
+    "kind": "payment, or orphan_refund (a refund whose payment has not arrived)",
+    "tx_ts": "when it was paid (UTC)", "tx_date": "payment date, Korean time", "tx_hour": "hour of day, Korean time (0-23)",
+    "is_weekend": "Saturday or Sunday, Korean time", "merchant_key": "pseudonym of the merchant number",
+    "card_key": "pseudonym of the card (cardholder)", "channel": "카드, 모바일 or QR",
+    "age_band": "cardholder's age band (10대 … 70대이상)", "gender": "cardholder's gender (남, 여)",
+    "policy_fund": "policy fund paid with (e.g. 청년기본소득), null for own money",
+    "amount": "amount paid (KRW)", "refunded_amount": "amount refunded later (KRW, positive)",
+    "net_amount": "amount - refunded_amount: what counts as spending (KRW)",
+    "refund_count": "refunds netted into this payment",
+    "business_key": "pseudonym of the merchant's BRN (null when the registry does not list the merchant)",
+    "sigun_cd": "merchant's city/county", "industry_code": "merchant's industry",
+    "merchant_known": "the registry lists the merchant", "tx_month": "first day of the payment's month (Korean time)"})

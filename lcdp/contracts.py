@@ -16,12 +16,13 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lcdp.errors import ContractError
 from schemas import CONTRACTS_DIR, feed_problem, feeds
 
 ColumnType = Literal["string", "integer", "float", "date", "month", "timestamp", "brn"]
 IdentifierKind = Literal["business", "merchant", "card"]
 
-#: Lineage columns every bronze row carries (BRIEF §7), in this order, after the data columns.
+#: Lineage columns every bronze row carries (docs/lake.md), in this order, after the data columns.
 LINEAGE_FIELDS = [
     pa.field("_upload_id", pa.string(), nullable=False),
     pa.field("_source_file", pa.string(), nullable=False),
@@ -53,10 +54,6 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "month": pa.date32(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
-
-
-class ContractError(ValueError):
-    """A contract file is malformed, or a partner/dataset is unknown."""
 
 
 class Column(BaseModel):

@@ -6,7 +6,7 @@ from collections import Counter
 
 from pydantic import BaseModel, Field
 
-from lcdp.metadata import Receipt
+from lcdp.metadata import Receipt, UploadStatus
 
 
 class FeedResult(BaseModel):
@@ -26,14 +26,14 @@ class FeedResult(BaseModel):
 
 def summarize(partner: str, dataset: str, receipts: list[Receipt]) -> FeedResult:
     """One feed run's receipts, summed (duplicates count as files, not rows)."""
-    fresh = [r for r in receipts if r.duplicate_of is None and r.status == "done"]
+    fresh = [r for r in receipts if r.duplicate_of is None and r.status == UploadStatus.DONE]
     reasons: Counter = Counter()
     for r in fresh:
         reasons.update(r.reasons)
     return FeedResult(
         partner=partner, dataset=dataset, files=len(receipts),
         duplicates=sum(r.duplicate_of is not None for r in receipts),
-        refused=sum(r.status == "refused" for r in receipts),
+        refused=sum(r.status == UploadStatus.REFUSED for r in receipts),
         rows_in=sum(r.rows_in for r in fresh), rows_valid=sum(r.rows_valid for r in fresh),
         rows_quarantined=sum(r.rows_quarantined for r in fresh), reasons=dict(reasons),
         upload_ids=[r.upload_id for r in receipts],

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lcdp.errors import HomeError
+
 #: The file that marks a folder as a platform home.
 HOME_MARKER = "lcdp-home.txt"
 DEFAULT_HOME = Path(".lcdp")
-
-
-class HomeError(ValueError):
-    """The platform home is missing or is not a folder."""
 
 
 def home_problem(home: Path) -> str | None:

@@ -11,20 +11,26 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from typing import Literal
+from enum import StrEnum
 
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from lcdp import metadata
 from lcdp.contracts import partners
-
-Role = Literal["partner", "consumer", "admin"]
-ROLES: tuple[str, ...] = ("partner", "consumer", "admin")
+from lcdp.errors import KeyRequestError
 
 
-class KeyRequestError(ValueError):
-    """A key cannot be created as asked."""
+class Role(StrEnum):
+    """Who a key speaks for: a partner (its own deliveries), a consumer (the products granted
+    to it) or an admin (everything)."""
+
+    PARTNER = "partner"
+    CONSUMER = "consumer"
+    ADMIN = "admin"
+
+
+ROLES: tuple[str, ...] = tuple(Role)
 
 
 def _hash(secret: str) -> str:
@@ -35,7 +41,7 @@ def create(db_url: str, role: str, subject: str, expires_in_days: float | None =
     """Create a key and return it in full; only its hash is kept."""
     if role not in ROLES:
         raise KeyRequestError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
-    if role == "partner" and subject not in partners():
+    if role == Role.PARTNER and subject not in partners():
         raise KeyRequestError(f"unknown partner {subject!r} (known: {', '.join(sorted(partners()))})")
     if not subject or len(subject) > 80:
         raise KeyRequestError("the subject must be 1 to 80 characters")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -35,7 +36,7 @@ class Upload(Base):
     # makes "the same bytes twice" impossible to ingest twice, even under concurrency.
     content_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     duplicate_of: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20))  # landed | ingesting | done | refused | failed
+    status: Mapped[str] = mapped_column(String(20))  # an UploadStatus
     landing_path: Mapped[str] = mapped_column(Text)
     encoding: Mapped[str | None] = mapped_column(String(20))
     rows_in: Mapped[int] = mapped_column(Integer, default=0)
@@ -52,8 +53,23 @@ class Upload(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class UploadStatus(StrEnum):
+    """Where an upload stands: landed, being ingested, done, or refused whole (the partner's
+    to fix) or failed (the platform's: sending it again redoes it)."""
+
+    LANDED = "landed"
+    INGESTING = "ingesting"
+    DONE = "done"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+#: The statuses of an upload of which nothing reached bronze.
+REFUSED_WHOLE = (UploadStatus.REFUSED, UploadStatus.FAILED)
+
+
 class Receipt(BaseModel):
-    """What a partner gets back for a delivery (BRIEF §10)."""
+    """What a partner gets back for a delivery (docs/lake.md)."""
 
     upload_id: str
     partner: str
@@ -61,7 +77,7 @@ class Receipt(BaseModel):
     file_name: str
     sha256: str
     size_bytes: int
-    status: str
+    status: UploadStatus
     rows_in: int = 0
     rows_valid: int = 0
     rows_quarantined: int = 0

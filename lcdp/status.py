@@ -7,8 +7,8 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
-from lcdp.lake import catalog
 from lcdp import metadata
+from lcdp.lake import catalog
 from lcdp.settings import Settings
 
 

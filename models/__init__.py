@@ -1,5 +1,6 @@
-"""The platform's models (BRIEF §8): training, evaluation against the generator's oracle,
-registration in MLflow and scoring back into the lake. See ``models/README.md``."""
+"""The platform's models: the small-business credit-risk classifier and the spending-pattern
+forecaster, each trained on the lake, judged against its baselines and the generator's oracle,
+registered in MLflow and scored back into the lake (``docs/models.md``).
 
-#: command-line name → registered model name in MLflow
-REGISTERED = {"credit-risk": "lcdp-credit-risk", "spending-pattern": "lcdp-spending-pattern"}
+Their names, inputs and output tables are declared in ``lcdp.declarations.MODELS``; the
+pipeline (``lcdp.pipeline.models``) trains and scores them the same way for every caller."""

@@ -17,14 +17,12 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel
 
+from lcdp import declarations
+from lcdp.errors import NoChampion, UnknownRun
 from lcdp.lake import catalog, maintenance
 from lcdp.settings import Settings
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-
-
-class NoChampion(LookupError):
-    """A registered model has no version with the ``champion`` alias."""
 
 
 def client(settings: Settings):
@@ -101,7 +99,7 @@ def champion(settings: Settings, model: str):
     found = alias_version(settings, model, CHAMPION)
     if found is None:
         raise NoChampion(f"model {model!r} has no champion yet: train it first "
-                         f"(`lcdp train {model.removeprefix('lcdp-')}`, or the demo); "
+                         f"(`lcdp train {declarations.model(model).name}`, or the demo); "
                          "a version becomes champion when it passes the promotion gate")
     return found
 
@@ -109,11 +107,9 @@ def champion(settings: Settings, model: str):
 def registry_listing(settings: Settings) -> list[dict]:
     """Every version of the platform's registered models, newest first, with its aliases, its
     gate decision and its run's holdout metrics."""
-    from models import REGISTERED
-
     mlflow_client = client(settings)
     rows = []
-    for registered in REGISTERED.values():
+    for registered in (m.registered for m in declarations.MODELS):
         if not mlflow_client.search_registered_models(f"name = '{registered}'"):
             continue
         # search results leave a version's aliases out: the registered model has them
@@ -131,17 +127,17 @@ def registry_listing(settings: Settings) -> list[dict]:
 
 
 def training_run(settings: Settings, run_id: str, experiment: str):
-    """The logged training run ``run_id`` of ``experiment``; LookupError says what it is not."""
+    """The logged training run ``run_id`` of ``experiment``; ``UnknownRun`` says what it is not."""
     from mlflow.exceptions import MlflowException
 
     mlflow_client = client(settings)
     try:
         run = mlflow_client.get_run(run_id)
     except MlflowException:
-        raise LookupError(f"no MLflow run {run_id!r} in {settings.mlflow_uri} (see `lcdp models`)") from None
+        raise UnknownRun(f"no MLflow run {run_id!r} in {settings.mlflow_uri} (see `lcdp models`)") from None
     found = mlflow_client.get_experiment(run.info.experiment_id).name
     if found != experiment or "config" not in run.data.params:
-        raise LookupError(f"run {run_id} is not a {experiment} training run (its experiment: {found!r})")
+        raise UnknownRun(f"run {run_id} is not a {experiment} training run (its experiment: {found!r})")
     return run
 
 
@@ -166,7 +162,7 @@ def reproduction(settings: Settings, run, reproduced_run_id: str, inputs: dict[s
                         same=all(abs(original[k] - metrics[k]) < 1e-9 for k in original))
 
 
-#: the demo's summary keys per model (BRIEF §10): metric name in the summary → in the run
+#: the demo's summary keys per model (``lcdp demo --json``): metric name in the summary → in the run
 SUMMARY_METRICS = {
     "lcdp-credit-risk": {"auc": "holdout_auc", "ks": "holdout_ks", "brier": "holdout_brier",
                          "oracle_auc": "oracle_auc", "baseline_auc": "baseline_auc",
@@ -190,7 +186,7 @@ def latest_versions(settings: Settings) -> dict[str, dict]:
         out[key] = {"version": row["version"], "alias": alias, "gate": row["gate"],
                     "gate_reason": row["gate_reason"],
                     **{name: round(metrics[m], 5) if m in metrics else None
-                       for name, m in SUMMARY_METRICS[row["model"]].items()}}
+                       for name, m in SUMMARY_METRICS.get(row["model"], {}).items()}}
     return out
 
 

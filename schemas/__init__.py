@@ -1,7 +1,11 @@
-"""Data contracts: what each partner dataset may look like, one versioned YAML file each.
+"""What data may look like and where it comes from: the partners' contracts, one versioned
+YAML file per dataset, and the declarations of the platform's own tables, models and
+products (``lake.py``).
 
-This package holds data only (no imports of the platform): ``lcdp.contracts`` loads it and
-drives parsing, validation, bronze/quarantine schemas, pseudonymization and the reference docs.
+This package holds data only (no imports of the platform): ``lcdp.contracts`` loads the
+contracts and drives parsing, validation, bronze/quarantine schemas, pseudonymization and the
+reference docs; ``lcdp.declarations`` is the platform's view of ``lake.py``. The DAG files read
+both when Airflow parses them, so importing this package costs nothing.
 """
 
 from pathlib import Path

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lcdp import airflow_runner
-from lcdp.airflow_home import write_config
+from lcdp.ops import airflow_runner
+from lcdp.ops.airflow_home import write_config
 from lcdp.settings import REPO_ROOT, Settings
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))

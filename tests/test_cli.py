@@ -1,4 +1,4 @@
-"""The command line contract of BRIEF §10, run as users run it: the installed ``lcdp`` script."""
+"""The command line's contract (README, "Commands"), run as users run it: the installed ``lcdp`` script."""
 
 from __future__ import annotations
 

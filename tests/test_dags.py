@@ -132,7 +132,7 @@ def test_one_feed_dag_per_feed_each_publishing_its_bronze_asset():
 
 @pytest.mark.slow
 def test_feed_dags_pull_through_real_airflow(tmp_path, spark):
-    from lcdp import airflow_runner
+    from lcdp.ops import airflow_runner
     from lcdp.lake import catalog
     from lcdp.pull.simulator import PortalSimulator
     from lcdp.settings import Settings
@@ -203,7 +203,7 @@ def test_fusion_dag_runs_on_every_bronze_asset_and_publishes_silver_and_gold():
 
     import yaml
 
-    from lcdp.lake.fusion import STEPS
+    from lcdp.pipeline.fusion import STEPS
 
     feeds = yaml.safe_load((REPO_ROOT / "infra" / "feeds.yaml").read_text())["feeds"]
     (dag,) = [d for d in runpy.run_path(str(REPO_ROOT / "dags" / "lcdp_fusion.py")).values()

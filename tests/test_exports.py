@@ -16,10 +16,11 @@ import pytest
 
 from conftest import last_json, lcdp_json as lcdp
 from lcdp.exports import files
-from lcdp.exports.build import build, export_summary, products
+from lcdp.pipeline.products import build, export_summary, products
 from lcdp.generator import WorldParams, default_start, generate
 from lcdp.ingest import ingest_files
-from lcdp.lake import catalog, fusion, lineage
+from lcdp.lake import catalog, lineage
+from lcdp.pipeline import fusion
 from lcdp.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("spark")
@@ -34,7 +35,8 @@ IDENTIFIERS = re.compile(r"(^|_)(key|token|card|frcs|frcs_no|brn|bizregno|tx|pay
 def lake(tmp_path_factory) -> Settings:
     """300 businesses over 24 months, fused; both models trained (made champion whatever
     their gate said: this is about exports) and scored."""
-    from models import scoring, tracking
+    from lcdp.pipeline import models
+    from models import tracking
     from models.credit_risk import train as credit
     from models.spending_pattern import train as spending
 
@@ -50,8 +52,8 @@ def lake(tmp_path_factory) -> Settings:
     for module in (credit, spending):
         result = module.train(settings)
         tracking.client(settings).set_registered_model_alias(module.MODEL_NAME, tracking.CHAMPION, result.version)
-    scoring.score_credit_risk(settings)
-    scoring.score_spending_pattern(settings)
+    models.score(settings, "credit-risk")
+    models.score(settings, "spending-pattern")
     return settings
 
 

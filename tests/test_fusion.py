@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from lcdp.lake import catalog, fusion, lineage
+from lcdp.lake import catalog, lineage
+from lcdp.pipeline import fusion
 from lcdp import metadata
 from lcdp.generator import Manifest, WorldParams, generate
 from lcdp.ingest import ingest_files

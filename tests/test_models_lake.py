@@ -10,7 +10,8 @@ import pytest
 from conftest import fresh_pg_database, last_json, lcdp_json as lcdp
 from lcdp.generator import WorldParams, default_start, generate
 from lcdp.ingest import ingest_files
-from lcdp.lake import catalog, fusion
+from lcdp.lake import catalog
+from lcdp.pipeline import fusion
 from lcdp.settings import Settings
 from models import tracking
 from models.credit_risk.train import MODEL_NAME, CreditRiskConfig, train
@@ -69,12 +70,13 @@ def test_spending_training_on_a_cube_without_payments_is_too_little_history(spar
     """The scheduler starts fusion on any feed, so the cube can exist before any card payment:
     training says so (the DAG skips) instead of failing on an empty series and retrying."""
     from jobs import gold_spending_cube
+    from lcdp import declarations
     from models.spending_pattern import train as spending
 
     settings = Settings(home=tmp_path / "home", pseudonym_key=KEY)
     settings.ensure_dirs()
     catalog.create_empty(spark, "gold.spending_cube", settings, gold_spending_cube.OUTPUT_DDL,
-                         gold_spending_cube.PARTITION)
+                         declarations.table("gold.spending_cube").partition)
     with pytest.raises(spending.InsufficientHistory, match="no spending at a known region"):
         spending.train(settings)
 

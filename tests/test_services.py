@@ -21,7 +21,7 @@ from lcdp import demo, metadata
 from lcdp.generator import WorldParams, generate
 from lcdp.lake import catalog
 from lcdp.ops.airflow_api import AirflowApi
-from lcdp.ops.scheduled_demo import FEEDS, wait_for_pipeline
+from lcdp.demo.scheduled import FEEDS, wait_for_pipeline
 from lcdp.ops.supervisor import MARKER
 from lcdp.pull.simulator import PortalSimulator
 from lcdp.settings import Settings

@@ -11,7 +11,12 @@ from pyspark.sql import functions as F
 from jobs.exports import contributors
 from lcdp.exports.disclosure import ALL, DisclosureRules
 from lcdp.exports.product import (
-    Product, ProductColumn, industry_column, month_column, region_column, region_name_column,
+    Product,
+    ProductColumn,
+    industry_column,
+    month_column,
+    region_column,
+    region_name_column,
 )
 
 PRODUCT = Product(
@@ -41,7 +46,6 @@ PRODUCT = Product(
     protected_measure="forecast",
     nonnegative=False,  # a reconciled forecast may dip below zero: the attacker cannot assume it does not
     margins=["per month: every industry of a region, every region (the province), and every region of an industry"],
-    sources=["gold.spending_forecasts", "silver.transactions"],
     rules=DisclosureRules(min_contributors={"cardholders": 5, "merchants": 3}, max_top_share=0.6, protection=0.2),
 )
 

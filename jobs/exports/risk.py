@@ -8,7 +8,12 @@ from pyspark.sql import functions as F
 
 from lcdp.exports.disclosure import ALL, DisclosureRules
 from lcdp.exports.product import (
-    Product, ProductColumn, industry_column, month_column, region_column, region_name_column,
+    Product,
+    ProductColumn,
+    industry_column,
+    month_column,
+    region_column,
+    region_name_column,
 )
 
 PRODUCT = Product(
@@ -36,7 +41,6 @@ PRODUCT = Product(
     ],
     protected_measure="businesses",
     margins=["per month: every region, every industry, the province, and every band"],
-    sources=["gold.credit_risk_scores", "gold.merchant_month_features"],
     rules=DisclosureRules(min_contributors={"businesses": 3}, max_top_share=None, protection=0.2),
 )
 

@@ -9,7 +9,12 @@ from pyspark.sql import DataFrame
 from jobs.exports import contributors
 from lcdp.exports.disclosure import ALL, DisclosureRules
 from lcdp.exports.product import (
-    Product, ProductColumn, industry_column, month_column, region_column, region_name_column,
+    Product,
+    ProductColumn,
+    industry_column,
+    month_column,
+    region_column,
+    region_name_column,
 )
 
 PRODUCT = Product(
@@ -47,7 +52,6 @@ PRODUCT = Product(
     protected_measure="spending",
     margins=["per month: every region of an industry, every industry of a region, and the province",
              "each breakdown: every category of a region or an industry is that cell of the total table"],
-    sources=["silver.transactions"],
     rules=DisclosureRules(min_contributors={"cardholders": 5, "merchants": 3}, max_top_share=0.6, protection=0.2),
 )
 

@@ -94,11 +94,12 @@ def bench_export(merchants: int = 300, months: int = 6, requests: int = 2000, co
 
     from lcdp import keys
     from lcdp.exports import files
-    from lcdp.exports.build import build
     from lcdp.exports.grants import add as grant
     from lcdp.generator import WorldParams, default_start, generate
     from lcdp.ingest import ingest_files
-    from lcdp.lake import catalog, fusion
+    from lcdp.lake import catalog
+    from lcdp.pipeline import fusion
+    from lcdp.pipeline.products import build
     from lcdp.service.background import wait_healthy
     from lcdp.settings import Settings
 

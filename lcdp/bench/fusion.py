@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from lcdp.bench.stages import _measure
+from lcdp.bench.stages import measure
 from lcdp.settings import Settings
 
 BENCH_KEY = "bench-pseudonym-key-0123456789"
@@ -38,9 +38,9 @@ def _kona_bronze(world, settings: Settings) -> int:
     """Write the world's payments to bronze.kona_transactions, one commit per month."""
     from deltalake import write_deltalake
 
-    from lcdp.lake import catalog
     from lcdp.contracts import get_contract
     from lcdp.ingest.pseudonym import Pseudonymizer
+    from lcdp.lake import catalog
 
     contract = get_contract("kona", "transactions")
     schema = contract.bronze_schema()
@@ -104,10 +104,10 @@ def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
     """The bench lake's bronze tables (kept between runs with the same parameters), all but
     the last day of card payments, which waits beside them as a daily kona file
     (``day_file``) for the incremental run."""
-    from lcdp.lake import catalog, engine
     from lcdp.generator.world import WorldParams, build_world, ending_last_month
     from lcdp.generator.writers import _Writer, write_gcgf, write_ggdata, write_gjf, write_ked
     from lcdp.ingest import ingest_files
+    from lcdp.lake import catalog, engine
 
     was_running = engine.running()
     marker = home / "bench-bronze.json"
@@ -302,10 +302,11 @@ def bench_fusion(settings: Settings, merchants: int, months: int, seed: int = 7,
 
 
 def _measure_fusion(home: Path, full: bool) -> dict:
-    return _measure(f"""
+    return measure(f"""
         from pathlib import Path
         from lcdp.settings import Settings
-        from lcdp.lake import engine, fusion
+        from lcdp.lake import engine
+        from lcdp.pipeline import fusion
         settings = Settings(home=Path({str(home)!r}), pseudonym_key={BENCH_KEY!r})
         engine.spark(settings)
     """, f"""
@@ -321,7 +322,7 @@ def _duckdb_gold(home: Path, out: Path) -> tuple[dict, dict]:
     out.mkdir(parents=True)
     tables = {"bronze_kona": "kona_transactions", "bronze_merchants": "ggdata_merchants", "bronze_credit": "ked_credit",
               "bronze_guarantees": "gcgf_guarantees", "bronze_employment": "gjf_employment"}
-    peer = _measure(f"""
+    peer = measure(f"""
         import duckdb
         from deltalake import DeltaTable
         con = duckdb.connect()
@@ -360,7 +361,7 @@ def _one_more_day(work: Path, home: Path, day_file: Path, full: dict) -> dict:
     day_home = work / "home-day"
     _link_copy(home, day_home)
     try:
-        ingest = _measure(f"""
+        ingest = measure(f"""
             from pathlib import Path
             from lcdp.settings import Settings
             from lcdp.ingest import ingest_file

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lcdp.bench.fusion import BENCH_KEY
-from lcdp.bench.stages import _measure
+from lcdp.bench.stages import measure
+from lcdp.errors import UsageError
 from lcdp.generator.world import ending_last_month
 
 FACTORS = (1, 4, 16)
@@ -66,18 +67,18 @@ _WORK = {
         result = {{"rows": rows}}
     """),
     "fuse": (_SETTINGS, """
-        from lcdp.lake import fusion
+        from lcdp.pipeline import fusion
         steps = fusion.run_all(settings, full=True)
         result = {{"rows": sum(s.rows or 0 for s in steps)}}
     """),
     "train": (_SETTINGS, """
-        from models.credit_risk import train as credit
-        from models.spending_pattern import train as spending
-        runs = {{m.MODEL_NAME: m.train(settings, oracle_dir=Path({data!r})) for m in (credit, spending)}}
+        from lcdp.pipeline import models
+        runs = {{r.model: r for r in (models.train(settings, m, oracle_dir=Path({data!r})) for m in models.names())}}
         result = {{"aliases": {{name: r.alias for name, r in runs.items()}}}}
     """),
     "score": (_SETTINGS, """
-        from models import scoring, tracking
+        from lcdp.pipeline import models
+        from models import tracking
         # scoring needs a champion; at small sizes a first version may lose to its baseline,
         # and the bench measures cost, not quality: its own throwaway registry promotes it
         promoted_by_bench = []
@@ -86,12 +87,12 @@ _WORK = {
             if model not in promoted_by_bench and tracking.alias_version(settings, model, tracking.CHAMPION) is None:
                 tracking.client(settings).set_registered_model_alias(model, tracking.CHAMPION, row["version"])
                 promoted_by_bench.append(model)
-        scored = [scoring.score_credit_risk(settings), scoring.score_spending_pattern(settings)]
+        scored = [models.score(settings, m) for m in models.names()]
         result = {{"rows": sum(s.rows for s in scored), "promoted_by_bench": promoted_by_bench}}
     """),
     "export": (_SETTINGS, """
-        from lcdp.exports.build import build, products
-        built = [build(settings, name) for name in products()]
+        from lcdp.pipeline.products import build, names
+        built = [build(settings, name) for name in names()]
         result = {{"rows": sum(b.rows for b in built)}}
     """),
 }
@@ -108,7 +109,7 @@ def run_size(folder: Path, merchants: int, months: int, seed: int,
     for stage in STAGES:
         progress(f"{merchants:,} merchants: {stage}")
         setup, work = _WORK[stage]
-        stages[stage] = _measure(setup.format(**fields), work.format(**fields))
+        stages[stage] = measure(setup.format(**fields), work.format(**fields))
     generated = stages["generate"]
     return {"merchants": merchants, "months": months, "input_rows": generated["rows"],
             "payments": generated["payments"], "stages": stages}
@@ -194,13 +195,13 @@ def bench_growth(base_merchants: int = 500, months: int = MONTHS, factors: tuple
     """The pipeline at each factor of ``base_merchants``; the report, and the plot at
     ``plot_path`` (beside the report by default: the caller names it)."""
     if len(factors) < 2 or sorted(factors) != list(factors) or len(set(factors)) != len(factors):
-        raise ValueError("growth needs at least two distinct factors, smallest first")
-    from models.credit_risk.train import months_needed as credit_months
-    from models.spending_pattern.train import months_needed as spending_months
+        raise UsageError("growth needs at least two distinct factors, smallest first")
+    from lcdp.pipeline.models import months_needed
 
-    if months < max(credit_months(), spending_months()):
-        raise ValueError(f"growth needs at least {max(credit_months(), spending_months())} months, the history "
-                         f"both models train on (credit {credit_months()}, spending {spending_months()}); got {months}")
+    credit_months, spending_months = months_needed("credit-risk"), months_needed("spending-pattern")
+    if months < max(credit_months, spending_months):
+        raise UsageError(f"growth needs at least {max(credit_months, spending_months)} months, the history "
+                         f"both models train on (credit {credit_months}, spending {spending_months}); got {months}")
     root = work or Path(tempfile.mkdtemp(prefix="lcdp-bench-growth-"))
     try:
         sizes = [run_size(root / f"x{f}", base_merchants * f, months, seed, progress) for f in factors]

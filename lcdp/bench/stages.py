@@ -19,7 +19,7 @@ from pathlib import Path
 from lcdp.settings import Settings
 
 
-def _measure(setup: str, work: str, env: dict[str, str] | None = None) -> dict:
+def measure(setup: str, work: str, env: dict[str, str] | None = None) -> dict:
     """Run ``setup`` then ``work`` in a fresh interpreter; ``work`` sets ``result``. Adds the
     seconds of ``work`` alone (imports and engine start excluded) and the peak memory of all.
 
@@ -73,11 +73,11 @@ def _bench_ingest(work: Path, rows: int) -> dict:
     csv_path = work / "kona_tx_bench.csv"
     written = write_kona_file(csv_path, rows)
     size = csv_path.stat().st_size
-    peer = _measure("import pyarrow.csv as c", f"""
+    peer = measure("import pyarrow.csv as c", f"""
         t = c.read_csv({str(csv_path)!r}, read_options=c.ReadOptions(encoding="cp949"))
         result = {{"rows": t.num_rows}}
     """)
-    ours = _measure(f"""
+    ours = measure(f"""
         from pathlib import Path
         from lcdp import metadata
         from lcdp.settings import Settings

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lcdp.settings import Settings
 
-#: Where the reports go, in the checkout (committed: README quotes the latest).
+#: Where the reports go, in the checkout (committed: docs/benchmarks.md quotes the latest).
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
 
@@ -65,7 +65,7 @@ def stage_runs(settings: Settings, sizes: Sizes, work: Path | None,
     from lcdp.bench.fusion import bench_fusion
     from lcdp.bench.growth import bench_growth
     from lcdp.bench.stages import bench_ingest, bench_upload
-    from models.bench import bench_train
+    from lcdp.bench.train import bench_train
 
     return {
         "ingest": lambda: bench_ingest(settings, sizes.ingest_rows),

@@ -13,17 +13,15 @@ from functools import lru_cache
 
 import pandas as pd
 
+from lcdp import declarations
 from lcdp.contracts import reference
+from lcdp.errors import NotBuilt
 from lcdp.exports.disclosure import ALL
-from lcdp.lake import catalog
 from lcdp.exports.rows import version_rows
+from lcdp.lake import catalog
 from lcdp.settings import Settings
 
 HIGH_RISK = ("D", "E")  # the bands' first letters ("D (high)", "E (very high)")
-
-
-class NotBuilt(LookupError):
-    """A product the page needs has no version yet."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ def _frame(uri: str, version: int) -> pd.DataFrame:
 
 
 def product(settings: Settings, name: str) -> Product:
-    table = f"gold.export_{name}"
+    table = declarations.product(name).table
     version = catalog.version(table, settings)
     if version is None:
         raise NotBuilt(name)

@@ -23,12 +23,14 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from lcdp import keys, log
+from lcdp import declarations, keys, log
 from lcdp.contracts import reference
 from lcdp.dashboard import charts, data, health, session
 from lcdp.dashboard.text import LANGS, Text
+from lcdp.errors import NotBuilt, PageRefused
 from lcdp.exports import grants
 from lcdp.exports.disclosure import ALL
+from lcdp.keys import Role
 from lcdp.settings import Settings
 
 HERE = Path(__file__).parent
@@ -100,18 +102,17 @@ def _ym(month: dt.date) -> str:
     return month.strftime("%Y-%m")
 
 
-def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
+def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Request, PageRefused], Response]:
+    """Add the dashboard's pages to ``app``; returns the renderer of a refused page, which the
+    service's error handler calls (``audit``: the log)."""
     router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
     def lang_of(request: Request) -> str:
         asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
         return asked if asked in LANGS else "ko"
 
-    def visible(who) -> set[str]:
-        from lcdp.exports.build import products
-
-        known = set(products())
-        return known if who.role == "admin" else grants.granted(settings.metadata_db_url, who.subject) & known
+    def visible(who) -> list[str]:
+        return grants.visible(settings.metadata_db_url, who.role, who.subject)
 
     def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         response = templates.TemplateResponse(request, template, context, status_code=status)
@@ -133,36 +134,43 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
         t = Text(lang_of(request))
         granted = visible(who)
         nav = [(t(name), href, name == current) for name, href, needs in PAGES
-               if (needs in granted if needs else who.role == "admin")]
+               if (needs in granted if needs else who.role == Role.ADMIN)]
         return Page(t, request, who, nav, title)
 
-    def refusal(request: Request, who, status: int, message: str) -> HTMLResponse:
-        p = page(request, who, "", message)
-        return render(request, "message.html", status=status, p=p, message=message)
+    def refusal_page(request: Request, exc: PageRefused) -> Response:
+        """A refused page, in the dashboard's language and with its navigation."""
+        who = signed_in(request)
+        if who is None:
+            return to_login(request)
+        p = page(request, who, "", exc.message)
+        return render(request, "message.html", status=exc.http_status, p=p, message=exc.message)
 
     def guard(request: Request, product: str | None):
-        """The signed-in key, or the response that refuses the page."""
+        """The signed-in key, or the redirect to sign in; ``PageRefused`` when the key may not
+        see the page (a product not granted; data health for a consumer)."""
         who = signed_in(request)
         if who is None:
             return None, to_login(request)
+        request.state.caller = _Who(who)  # the audit log's caller
         t = Text(lang_of(request))
-        if product is None and who.role != "admin":
-            return who, refusal(request, who, 403, t("admin_only"))
+        if product is None and who.role != Role.ADMIN:
+            raise PageRefused(403, t("admin_only"))
         if product is not None and product not in visible(who):
-            audit(settings, _Who(who), "dashboard.refused", f"dashboard/{product}", 403, "not granted")
-            return who, refusal(request, who, 403, f"{t('not_granted')}: {product}")
+            request.state.audit_action, request.state.audit_target = "dashboard.refused", f"dashboard/{product}"
+            raise PageRefused(403, f"{t('not_granted')}: {product}")
         return who, None
 
     def viewed(request: Request, product: str, build: Callable[[], Any]):
-        """``(who, text, view, None)`` for a page of ``product``, or the refusal as the last."""
-        who, refused = guard(request, product)
+        """``(who, text, view, None)`` for a page of ``product``, or the redirect to sign in as
+        the last; ``PageRefused`` when the page cannot be shown."""
+        who, redirect = guard(request, product)
         t = Text(lang_of(request))
-        if refused:
-            return who, t, None, refused
+        if redirect:
+            return who, t, None, redirect
         try:
             return who, t, build(), None
-        except data.NotBuilt:
-            return who, t, None, refusal(request, who, 404, t("not_built"))
+        except NotBuilt:
+            raise PageRefused(404, t("not_built")) from None
 
     @router.get("/static/vega.js")
     def vega_js() -> Response:
@@ -179,20 +187,18 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
     warmed = threading.Event()
 
     def warm_up(admin: bool) -> None:
-        """Load what the pages need while the user signs in: the Vega bundle, the product
-        registry, the products' rows and, for an admin, MLflow (cold, the first overview's
+        """Load what the pages need while the user signs in: the Vega bundle, the products'
+        rows and, for an admin, MLflow (cold, the first overview's
         script took 3.7 s and the first data-health page 3.4 s)."""
         def work() -> None:
             try:
                 if not warmed.is_set():
                     warmed.set()
                     vega_bundle(settings)
-                    from lcdp.exports.build import products
-
-                    for name in products():
+                    for name in (p.name for p in declarations.PRODUCTS):
                         try:
                             data.product(settings, name)
-                        except data.NotBuilt:
+                        except NotBuilt:
                             pass
                 if admin:
                     health.warm(settings)
@@ -211,13 +217,13 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
     def login(request: Request, api_key: Annotated[str, Form(max_length=200)] = "") -> Response:
         t = Text(lang_of(request))
         key = keys.verify(settings.metadata_db_url, api_key.strip()) if api_key.strip() else None
-        if key is None or key.role not in ("consumer", "admin"):
+        if key is None or key.role not in (Role.CONSUMER, Role.ADMIN):
             error = t("bad_key") if key is None else t("partner_key")
             audit(settings, _Who(key) if key else None, "dashboard.login_refused", "dashboard/login", 401, error)
             return render(request, "login.html", status=401, t=t, error=error)
         audit(settings, _Who(key), "dashboard.login", "dashboard/login", 303)
-        if key.role == "admin" or not warmed.is_set():
-            warm_up(admin=key.role == "admin")
+        if key.role == Role.ADMIN or not warmed.is_set():
+            warm_up(admin=key.role == Role.ADMIN)
         response = RedirectResponse("/dashboard", status_code=303)
         response.set_cookie(session.COOKIE, session.cookie_for(settings, key), max_age=session.MAX_AGE,
                             httponly=True, samesite="strict", secure=request.url.scheme == "https")
@@ -268,7 +274,7 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
         if refused:
             return refused
         if view is None:
-            return refusal(request, who, 404, t("not_found"))
+            raise PageRefused(404, t("not_found"))
         return render(request, "region.html", p=page(request, who, "", t.region(code)), view=view,
                       charts=_region_charts(t, view), months=[_ym(x) for x in view.months], month=_ym(view.month),
                       with_forecasts=with_forecasts)
@@ -283,13 +289,14 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> None:
 
     @router.get("/health")
     def data_health(request: Request) -> Response:
-        who, refused = guard(request, None)
-        if refused:
-            return refused
+        who, redirect = guard(request, None)
+        if redirect:
+            return redirect
         t = Text(lang_of(request))
         return render(request, "health.html", p=page(request, who, "health", t("health")), h=health.collect(settings))
 
     app.include_router(router)
+    return refusal_page
 
 
 class _Who:

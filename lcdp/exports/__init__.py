@@ -1,2 +1,4 @@
-"""Data products for businesses and policy teams: declarations, disclosure control, builds and
-delivery (files, the export API, Delta Sharing)."""
+"""Data products for businesses and policy teams: what a product declares (``product``),
+disclosure control and its audit (``disclosure``), the rows a product publishes from protected
+cells (``publish``), files (``files``), which key may read which product (``grants``) and a
+version's rows read once (``rows``). Builds run in ``lcdp.pipeline.products``."""

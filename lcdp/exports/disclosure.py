@@ -49,6 +49,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from lcdp.errors import DisclosureFailed
+
 #: A margin's value in a dimension column (the cell sums every value of that dimension).
 ALL = "ALL"
 #: Rounds of audit and repair before a build gives up.
@@ -62,7 +64,7 @@ ROW_SLACK = 1e-9
 
 
 class DisclosureRules(BaseModel):
-    """A product's rules (BRIEF §9), all configurable per product."""
+    """A product's rules (docs/privacy.md), all configurable per product."""
 
     #: contributor column → the fewest distinct contributors a published cell may have
     min_contributors: dict[str, int] = Field(default_factory=lambda: {"cardholders": 5, "merchants": 3})
@@ -126,10 +128,6 @@ class DisclosureReport(BaseModel):
     rounds: int
     audit: AuditResult
     seconds: float
-
-
-class DisclosureFailed(RuntimeError):
-    """The audit still finds under-protected cells: nothing of the product is published."""
 
 
 # --------------------------------------------------------------------------- structure

@@ -6,11 +6,9 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from lcdp import metadata
-
-
-class GrantError(ValueError):
-    """A grant cannot be changed as asked."""
+from lcdp import declarations, metadata
+from lcdp.errors import GrantError
+from lcdp.keys import Role
 
 
 class GrantInfo(BaseModel):
@@ -19,14 +17,15 @@ class GrantInfo(BaseModel):
     created_at: str
 
 
-def _check(consumer: str, product: str, known: list[str]) -> None:
+def _check(consumer: str, product: str, known: list[str] | None) -> None:
+    known = known if known is not None else [p.name for p in declarations.PRODUCTS]
     if not consumer or len(consumer) > 80:
         raise GrantError("the consumer id must be 1 to 80 characters")
     if product not in known:
         raise GrantError(f"no product {product!r} (products: {', '.join(known)})")
 
 
-def add(db_url: str, consumer: str, product: str, known: list[str]) -> bool:
+def add(db_url: str, consumer: str, product: str, known: list[str] | None = None) -> bool:
     """Grant ``product`` to ``consumer``; False when it was granted already."""
     _check(consumer, product, known)
     with metadata.session(db_url) as db:
@@ -37,7 +36,7 @@ def add(db_url: str, consumer: str, product: str, known: list[str]) -> bool:
     return True
 
 
-def remove(db_url: str, consumer: str, product: str, known: list[str]) -> bool:
+def remove(db_url: str, consumer: str, product: str, known: list[str] | None = None) -> bool:
     """Take ``product`` back from ``consumer``; False when it was not granted."""
     _check(consumer, product, known)
     with metadata.session(db_url) as db:
@@ -47,6 +46,19 @@ def remove(db_url: str, consumer: str, product: str, known: list[str]) -> bool:
         db.delete(found)
         db.commit()
     return True
+
+
+def visible(db_url: str, role: str, subject: str) -> list[str]:
+    """The products a key may read, in catalog order: all of them for an admin, those granted
+    to the consumer for a consumer's key, none for a partner's. The export API, Delta Sharing
+    and the dashboard all ask this."""
+    known = [p.name for p in declarations.PRODUCTS]
+    if role == Role.ADMIN:
+        return known
+    if role != Role.CONSUMER:
+        return []
+    allowed = granted(db_url, subject)
+    return [name for name in known if name in allowed]
 
 
 def granted(db_url: str, consumer: str) -> set[str]:

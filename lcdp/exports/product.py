@@ -1,9 +1,10 @@
-"""What a data product is: one declaration that drives its build, its disclosure control, the
-export API, the catalog and the docs.
+"""What a data product publishes: one declaration that drives its disclosure control, the
+export API's catalog, Delta Sharing and the data dictionary.
 
 A product module (``jobs/exports/<name>.py``) declares a ``Product`` and a ``cells`` function
-that turns the lake tables it names into cells with their contributor counts; everything
-else (protecting, writing ``gold.export_<name>``, serving, documenting) reads the declaration.
+that turns the lake tables it reads into cells with their contributor counts; its entry in
+``lcdp.declarations.PRODUCTS`` names the module and those tables (its sources). Everything
+else (protecting, writing ``gold.export_<name>``, serving, documenting) reads the two.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from lcdp import declarations
 from lcdp.exports.disclosure import ALL, DisclosureRules, Structure
+from lcdp.lake.dictionary import Columns
 
 ARROW_TYPES = {"string": pa.string(), "date": pa.date32(), "int": pa.int64(), "double": pa.float64()}
 
@@ -44,14 +47,13 @@ class Product(BaseModel):
     protected_measure: str  # the additive measure the audit protects
     nonnegative: bool = True  # whether the protected measure is known to be ≥ 0 (not a forecast)
     margins: list[str]  # in words, for the catalog
-    sources: list[str]  # lake tables read
     rules: DisclosureRules
     #: filters the API offers → the dimension column each filters
     filters: dict[str, str] = {"region": "sigun_cd", "industry": "industry_code", "month": "month"}
 
     @property
     def table(self) -> str:
-        return f"gold.export_{self.name}"
+        return declarations.product(self.name).table
 
     @property
     def columns(self) -> list[ProductColumn]:
@@ -66,21 +68,18 @@ class Product(BaseModel):
         return Structure(dimensions=tuple(c.name for c in self.dimensions), additive=self.additive,
                          measure=self.protected_measure, nonnegative=self.nonnegative)
 
-    def table_doc(self):
-        """The product's entry in ``lcdp dictionary``."""
-        from lcdp.lake.dictionary import TableDoc
-
+    def dictionary_columns(self) -> Columns:
+        """The product's columns for ``lcdp dictionary``."""
         spark_types = {"string": "string", "date": "date", "int": "bigint", "double": "double"}
-        return TableDoc(table=self.table, grain=self.grain, key=[c.name for c in self.dimensions],
-                        ddl=", ".join(f"{c.name} {spark_types[c.type]}" for c in self.columns),
-                        meanings={c.name: f"{c.title_ko} / {c.title_en}" + (f": {c.description}" if c.description else "")
-                                  for c in self.columns},
-                        written_by=f"jobs.exports.{self.name} via lcdp.exports.build (lcdp export)")
+        return Columns(", ".join(f"{c.name} {spark_types[c.type]}" for c in self.columns),
+                       {c.name: f"{c.title_ko} / {c.title_en}" + (f": {c.description}" if c.description else "")
+                        for c in self.columns})
 
-    def catalog_entry(self) -> dict:
+    def catalog_entry(self, sources: tuple[str, ...]) -> dict:
+        """The product's entry in the export API's catalog (``sources``: the tables it is built from)."""
         return {"name": self.name, "table": self.table, "title": {"ko": self.title_ko, "en": self.title_en},
                 "description": {"ko": self.description_ko, "en": self.description_en}, "grain": self.grain,
-                "margins": self.margins, "sources": self.sources, "margin_value": ALL,
+                "margins": self.margins, "sources": list(sources), "margin_value": ALL,
                 "rules": self.rules.describe() + [f"secondary suppression: every suppressed cell stays within "
                                                   f"±{self.rules.protection:.0%} of what the published cells allow"],
                 "filters": self.filters,

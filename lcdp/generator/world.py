@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lcdp.contracts import reference
 from lcdp.calendar import POLICY_FUND_MONTHS, holiday_dates
+from lcdp.contracts import reference
 from lcdp.generator.day_factor import day_factor
 
 #: Population (10k people) and centroid of each city/county: sizes drive merchant counts.
@@ -97,7 +97,8 @@ class World:
 
 
 def brn_with_check(body9: np.ndarray) -> np.ndarray:
-    """Append the BRN check digit (BRIEF §3) to 9-digit bodies."""
+    """Append the BRN check digit (weights 1,3,7,1,3,7,1,3,5 plus the carry of 5 × the 9th digit)
+    to 9-digit bodies."""
     digits = np.array([[int(c) for c in f"{b:09d}"] for b in body9])
     weights = np.array([1, 3, 7, 1, 3, 7, 1, 3, 5])
     total = digits @ weights + (digits[:, 8] * 5) // 10

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 from collections import Counter
@@ -28,11 +29,17 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from lcdp.contracts import reference
+from lcdp.errors import UsageError
 from lcdp.generator.faults import TRICKY_TEXT, FaultPlan, bad_check_digit
 from lcdp.generator.world import INDUSTRIES, World, WorldParams, build_world, format_brn
-from lcdp.ingest.landing import sha256_of
 
 PAGE_SIZE = 1000
+
+
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, as the manifest gives it (a partner hashes its own files)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class FileEntry(BaseModel):
@@ -66,7 +73,7 @@ class _Writer:
         counts = Counter(faults.values())
         warned = sum(n for k, n in counts.items() if FaultPlan.is_warning(dataset, k))
         self.files.append(FileEntry(
-            partner=partner, dataset=dataset, path=str(path.relative_to(self.out)), sha256=sha256_of(path),
+            partner=partner, dataset=dataset, path=str(path.relative_to(self.out)), sha256=_sha256(path),
             rows=rows, faulty_rows=len(faults) - warned, warned_rows=warned, faults=dict(counts),
         ))
 
@@ -349,13 +356,16 @@ def _write_truth(out: Path, world: World) -> dict[str, str]:
 def generate(out: Path, params: WorldParams, dirty: float = 0.0, kona_single_file: bool = False,
              progress: Callable[[str], None] | None = None) -> Manifest:
     """Generate the world for ``params`` and write every partner's files under ``out``."""
-    last_month = dt.date.fromisoformat(params.start + "-01")
+    try:
+        last_month = dt.date.fromisoformat(params.start + "-01")
+    except ValueError:
+        raise UsageError(f"start must be a month as YYYY-MM, not {params.start!r}") from None
     y, m = divmod(last_month.month - 1 + params.months, 12)
     end = dt.date(last_month.year + y, m + 1, 1)
     if end > dt.date.today():
-        raise ValueError(f"{params.months} months from {params.start} reach into the future; choose an earlier start")
+        raise UsageError(f"{params.months} months from {params.start} reach into the future; choose an earlier start")
     if not 0 <= dirty < 1:
-        raise ValueError("dirty must be a rate in [0, 1)")
+        raise UsageError("dirty must be a rate in [0, 1)")
     out.mkdir(parents=True, exist_ok=True)
     step = progress or (lambda _msg: None)
     step("building the world")

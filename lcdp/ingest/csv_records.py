@@ -35,6 +35,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from lcdp.errors import HeaderTooLong
+
 _QUOTE, _LF, _CR = 0x22, 0x0A, 0x0D
 #: How much of a refused over-long record is kept as its text in quarantine.
 TEXT_KEPT_BYTES = 64 * 1024
@@ -65,10 +67,6 @@ class Framed:
     def record(self, i: int) -> bytes:
         """The bytes of the ``i``-th good record (without its line end)."""
         return self.data[int(self.starts[i]):int(self.stops[i])]
-
-
-class HeaderTooLong(ValueError):
-    """No line end within the header limit."""
 
 
 def read_header_line(fh: BinaryIO, max_bytes: int) -> bytes:

@@ -309,7 +309,7 @@ def _row_events(events: Iterator[tuple[str, Any]], first: tuple[str, Any]) -> tu
 
 def read_ggdata_page(path: Path, contract: Contract, plan: ReadPlan,
                      max_rows: int = DEFAULT_MAX_PAGE_ROWS) -> Iterator[RawBatch]:
-    """One page of the open-data portal API in its envelope (BRIEF §4), read as a stream."""
+    """One page of the open-data portal API in its envelope (``RegionMnyFacltStus``), read as a stream."""
     import ijson
 
     with open(path, "rb") as fh:

@@ -4,7 +4,7 @@ Finding duplicate keys among a whole batch with the engine's hash aggregate cost
 56 bytes of memory per row (a 2 GiB delivery, 25.7M rows: 1.4 GiB, however small the engine's
 pool), where the rest of the ingest is bounded by its block size. So the ingest keeps only a
 64-bit hash per staged row (8 bytes), finds the hashes seen more than once, and the engine
-ranks just the rows carrying them (``jobs.bronze_load``), which include every real duplicate.
+ranks just the rows carrying them (``lcdp.ingest.duplicates``), which include every real duplicate.
 A collision only adds a candidate that the exact comparison then keeps: hash quality costs
 time, never a wrong answer.
 

@@ -10,18 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lcdp.errors import DeliveryRefused
+from lcdp.errors import DeliveryTooLarge, UnsafeFileName
 
 _CHUNK = 1024 * 1024
 _SAFE_NAME = re.compile(r"[^\w.-]+")  # \w keeps Hangul: partners name files in Korean
-
-
-class UnsafeFileName(DeliveryRefused):
-    """A delivered file name tries to leave its landing folder."""
-
-
-class DeliveryTooLarge(DeliveryRefused):
-    """A delivery exceeds the configured size limit."""
 
 
 @dataclass(frozen=True)

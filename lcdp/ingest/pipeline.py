@@ -5,7 +5,7 @@ partner's native format block by block, and for each block (several at once, on 
 threads) validate it against the contract, pseudonymize identifiers, and write its valid and
 refused rows as new data files of ``bronze.<partner>_<dataset>`` and
 ``quarantine.<partner>_<dataset>``, not yet part of any table version. Then, once for the
-whole batch of files, a Spark job (``jobs.bronze_load``) finds duplicate keys, which move to
+whole batch of files, a Spark job (``lcdp.ingest.duplicates``) finds duplicate keys, which move to
 quarantine, and the files are committed: quarantine, then bronze, one commit each. For every
 delivery: rows in = rows valid + rows quarantined.
 """
@@ -15,8 +15,7 @@ import datetime as dt
 import json
 import secrets
 import shutil
-from collections import Counter
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,14 +32,14 @@ from sqlalchemy.exc import IntegrityError
 from lcdp import log, metadata
 from lcdp.contracts import QUARANTINE_SCHEMA, Contract, get_contract
 from lcdp.errors import DeliveryFailed, DeliveryInProgress, DeliveryRefused
-from lcdp.ingest.landing import LandedFile, land, safe_file_name
 from lcdp.ingest.key_hash import KeyHashes, key_hashes, repeated
+from lcdp.ingest.landing import LandedFile, land, safe_file_name
 from lcdp.ingest.pseudonym import Pseudonymizer
 from lcdp.ingest.readers import BatchJob, ReadPlan, read_delivery, read_delivery_jobs
 from lcdp.ingest.validation import validate
 from lcdp.lake import catalog
 from lcdp.locks import table_lock
-from lcdp.metadata import Receipt, Upload
+from lcdp.metadata import Receipt, Upload, UploadStatus
 from lcdp.settings import Settings
 
 _log = log.get(__name__)
@@ -91,7 +90,7 @@ def _raw_json(rows: list[dict]) -> list[str]:
 
 
 class _Lineage:
-    """The lineage columns of one upload's rows (BRIEF §7)."""
+    """The lineage columns of one upload's rows (docs/lake.md)."""
 
     def __init__(self, upload_id: str, source_file: str, ingested_at: dt.datetime) -> None:
         self.upload_id, self.source_file, self.ingested_at = upload_id, source_file, ingested_at
@@ -299,7 +298,7 @@ def _bronze_load(contract: Contract, staged: list[_Staged], settings: Settings,
     """The Spark step for a batch: find its duplicates (within the batch, and in bronze for
     transactions), move them to quarantine, then commit the batch's data files: quarantine,
     then bronze, one commit each. ``committed`` receives the files once they are in a table."""
-    from jobs.bronze_load import find_duplicates
+    from lcdp.ingest.duplicates import find_duplicates
     from lcdp.lake import engine
 
     bronze_name = catalog.bronze(contract).qualified
@@ -379,7 +378,7 @@ def _register(db_url: str, contract: Contract, landed_path: Path, sha: str, size
             upload = Upload(
                 upload_id=upload_id, partner=contract.partner, dataset=contract.dataset,
                 file_name=file_name, sha256=sha, size_bytes=size, content_key=content_key,
-                status="landed", landing_path=str(landed_path), reasons={}, warnings={}, notes=[],
+                status=UploadStatus.LANDED, landing_path=str(landed_path), reasons={}, warnings={}, notes=[],
                 created_at=dt.datetime.now(dt.timezone.utc),
             )
             db.add(upload)
@@ -390,7 +389,7 @@ def _register(db_url: str, contract: Contract, landed_path: Path, sha: str, size
                 db.rollback()
                 original = metadata.find_original(db, content_key)
                 assert original is not None
-        if original.status in ("landed", "ingesting"):
+        if original.status in (UploadStatus.LANDED, UploadStatus.INGESTING):
             since = original.started_at or original.created_at
             since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
             age = (dt.datetime.now(dt.timezone.utc) - since).total_seconds()
@@ -399,7 +398,7 @@ def _register(db_url: str, contract: Contract, landed_path: Path, sha: str, size
                 raise DeliveryInProgress(
                     f"the same bytes are being ingested as upload {original.upload_id} (for {age:.0f} s); "
                     "try again later")
-        if original.status in ("landed", "ingesting", "failed"):
+        if original.status in (UploadStatus.LANDED, UploadStatus.INGESTING, UploadStatus.FAILED):
             # An earlier attempt died or failed midway: redo it under the original upload id.
             shutil.rmtree(landed_path.parent, ignore_errors=True)
             return original, None
@@ -473,18 +472,18 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
             with table_lock(settings, catalog.bronze(contract).qualified):
                 for table_name in (catalog.bronze(contract).qualified, catalog.quarantine(contract).qualified):
                     catalog.delete_upload(table_name, settings, upload.upload_id)
-            upload.status, upload.started_at = "ingesting", dt.datetime.now(dt.timezone.utc)
+            upload.status, upload.started_at = UploadStatus.INGESTING, dt.datetime.now(dt.timezone.utc)
             _finish(db_url, upload)
             try:
                 staged.append(_stage_file(contract, upload, seq, settings, pseudonymizer, ingested_at, progress))
             except Exception as exc:
                 if isinstance(exc, DeliveryRefused):
-                    upload.status, upload.error = "refused", str(exc)
+                    upload.status, upload.error = UploadStatus.REFUSED, str(exc)
                     bound.info("ingest.refused", reason=str(exc))  # the receipt reports it
                 else:
                     # Our reader's fault, not the partner's: refuse this delivery with its
                     # upload id, keep the stack for us, and let a re-send redo it.
-                    upload.status = "failed"
+                    upload.status = UploadStatus.FAILED
                     upload.error = (f"upload {upload.upload_id} could not be read ({_one_line(exc)}); "
                                     "it is marked failed and a re-send redoes it")
                     bound.exception("ingest.read_failed")
@@ -511,7 +510,7 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
                 # the commits that hold this upload's rows (none when it had no rows there)
                 u.bronze_version = b_version if u.rows_valid else None
                 u.quarantine_version = q_version if u.rows_quarantined else None
-                u.status, u.finished_at = "done", dt.datetime.now(dt.timezone.utc)
+                u.status, u.finished_at = UploadStatus.DONE, dt.datetime.now(dt.timezone.utc)
                 if u.rows_in != u.rows_valid + u.rows_quarantined:  # pragma: no cover - invariant
                     raise AssertionError(f"upload {u.upload_id}: rows in != valid + quarantined")
                 receipts[s.seq] = _finish(db_url, u)
@@ -524,14 +523,14 @@ def ingest_landed(settings: Settings, partner: str, dataset: str,
         # partial rows are removed first) instead of waiting out the lease.
         if isinstance(exc, DeliveryRefused) or not in_flight:
             for upload in in_flight:
-                upload.status, upload.error = "failed", _one_line(exc)
+                upload.status, upload.error = UploadStatus.FAILED, _one_line(exc)
                 _finish(db_url, upload)
             raise
         ids = ", ".join(u.upload_id for u in in_flight)
         message = (f"upload(s) {ids} failed while loading into bronze ({_one_line(exc)}); "
                    "marked failed, a re-send redoes them")
         for upload in in_flight:
-            upload.status, upload.error = "failed", message
+            upload.status, upload.error = UploadStatus.FAILED, message
             _finish(db_url, upload)
         _log.exception("ingest.load_failed", upload_ids=ids, partner=partner, dataset=dataset)
         raise DeliveryFailed(message) from exc

@@ -42,7 +42,8 @@ class ValidatedBatch:
 
 
 def brn_is_valid(digits: str) -> bool:
-    """The BRN check digit rule of BRIEF §3, for one normalized 10-digit string."""
+    """The BRN check digit rule (weights 1,3,7,1,3,7,1,3,5, plus the carry of 5 × the 9th
+    digit; check = (10 − sum mod 10) mod 10), for one normalized 10-digit string."""
     if len(digits) != 10 or not digits.isdigit():
         return False
     d = [int(ch) for ch in digits]

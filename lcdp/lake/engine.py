@@ -34,7 +34,7 @@ Memory: what holds the embedded engine's pool, and why small worlds ran it dry (
   ``jobs.gold_features``), so no window chain runs twice and no query holds more than a few
   operators; the cube counts distinct (cell, card) and (cell, merchant) pairs with ordinary
   group-bys, which spill; a full recompute overwrites instead of anti-joining
-  (``catalog.replace_rows``). Measured from scratch (``lcdp bench fusion --grid``, README):
+  (``catalog.replace_rows``). Measured from scratch (``lcdp bench fusion --grid``, docs/benchmarks.md):
   every cell of merchants {300, 1000, 5000} × months {6, 12, 24, 60} fuses at the default
   pool and equals DuckDB's gold; 300 × 24 also fuses under a 256 MiB pool and 128 MiB
   (64 MiB fails, in one line, in 9 s).
@@ -48,10 +48,11 @@ import atexit
 import os
 import socket
 import threading
-from urllib.parse import urlparse
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from lcdp import log
+from lcdp.errors import EngineError
 from lcdp.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,10 +63,6 @@ _lock = threading.Lock()
 _server = None
 _session: SparkSession | None = None
 _remote: str | None = None
-
-
-class EngineError(RuntimeError):
-    """The Spark engine could not be started or reached."""
 
 
 #: Engine messages that a retry would only repeat (the same plan meets the same pool).
@@ -127,10 +124,9 @@ def _start_sail(settings: Settings) -> str:
 def _shared_server(settings: Settings) -> str | None:
     """The Spark Connect server ``lcdp up`` runs for this home, when it is running: a command
     typed beside the services uses the same engine as the DAG tasks."""
-    from lcdp.ops.supervisor import alive, read_state
+    from lcdp.runstate import running_url
 
-    state = read_state(settings, "spark")
-    return state.url if state is not None and alive(state) else None
+    return running_url(settings, "spark")
 
 
 def _check_reachable(remote: str, timeout_s: float = 5.0) -> None:

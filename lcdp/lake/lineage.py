@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, write_deltalake
 
+from lcdp.errors import NotFound
 from lcdp.lake import catalog
 from lcdp.settings import Settings
 
@@ -74,7 +75,8 @@ def trace(name: str, settings: Settings, at_version: int | None = None) -> dict:
     entry = latest(name, settings, at_version)
     if entry is None:
         return {"table": name, "version": at_version, "inputs": [], "note": "no lineage recorded"}
-    return {"table": name, "version": at_version, "data_version": entry["data_version"],
+    # a product's record sits in the commit that wrote its rows, and names no other
+    return {"table": name, "version": at_version, "data_version": entry.get("data_version", entry["version"]),
             "lineage_commit": entry["version"], "mode": entry.get("mode"), "recorded_at": entry.get("recorded_at"),
             "inputs": [trace(t, settings, v) for t, v in sorted(entry["inputs"].items()) if v is not None]}
 
@@ -94,7 +96,7 @@ def uploads_behind_feature_row(settings: Settings, business_key: str, month: dt.
     employment snapshots of the three months carried forward, and its guarantees."""
     entry = latest("gold.merchant_month_features", settings, at_version)
     if entry is None:
-        raise LookupError("gold.merchant_month_features has no lineage recorded yet")
+        raise NotFound("gold.merchant_month_features has no lineage recorded yet")
     inputs = entry["inputs"]
 
     def months_back(n: int) -> dt.date:

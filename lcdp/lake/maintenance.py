@@ -16,8 +16,8 @@ import time
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 
-from lcdp.lake import catalog
 from lcdp import log, metadata
+from lcdp.lake import catalog
 from lcdp.settings import Settings
 
 _log = log.get(__name__)
@@ -77,7 +77,3 @@ def maintain(settings: Settings, name: str, compact: bool = True, vacuum: bool =
     _log.info("maintenance.done", table=name, version=result.version_after, compacted=result.files_compacted,
               vacuumed=result.files_vacuumed, retention_hours=result.retention_hours)
     return result
-
-
-def maintain_all(settings: Settings) -> list[MaintenanceResult]:
-    return [maintain(settings, name) for name in catalog.tables()]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
+from lcdp.errors import HomeError
 from lcdp.home import home_problem
 from lcdp.lake import catalog
 from lcdp.settings import Settings, load_settings
@@ -67,8 +68,8 @@ def open_lake(home: str | Path | None = None) -> Lake:
     """The lake of ``home`` (default: ``LCDP_HOME``); refuses a folder that is not a home."""
     chosen = Path(home) if home is not None else (Path(os.environ["LCDP_HOME"]) if os.environ.get("LCDP_HOME") else None)
     if chosen is None:
-        raise ValueError("which platform home? open_lake('/path/to/home') or set LCDP_HOME")
+        raise HomeError("which platform home? open_lake('/path/to/home') or set LCDP_HOME")
     problem = home_problem(chosen.expanduser().resolve())
     if problem:
-        raise ValueError(problem)
+        raise HomeError(problem)
     return Lake(load_settings(chosen))

@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from lcdp.airflow_home import UI_USER
+from lcdp.ops.airflow_home import UI_USER
 from lcdp.settings import Settings
 
 

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 
 import psutil
@@ -26,30 +27,24 @@ import yaml
 from pydantic import BaseModel
 
 from lcdp import log
+from lcdp.errors import ServiceError
 from lcdp.ops.services import Service, services, spark_remote
+from lcdp.runstate import ServiceState, alive, read_state, run_dir, state_file
 from lcdp.settings import REPO_ROOT, Settings
 
 _log = log.get(__name__)
 MARKER = "LCDP_UP_HOME"
 
 
-class ServiceError(RuntimeError):
-    """A service did not start or did not become healthy; the message names its log."""
-
-
-class ServiceState(BaseModel):
-    name: str
-    pid: int
-    create_time: float
-    command: list[str]
-    url: str
-    log: str
-    started_at: float
+class RunState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+    STALE = "stale"  # its state file names a process that is gone
 
 
 class ServiceStatus(BaseModel):
     name: str
-    state: str  # running | stopped | stale
+    state: RunState
     healthy: bool | None = None
     detail: str = ""
     pid: int | None = None
@@ -58,32 +53,8 @@ class ServiceStatus(BaseModel):
     note: str = ""
 
 
-def run_dir(settings: Settings) -> Path:
-    return settings.home_dir / "run"
-
-
 def log_dir(settings: Settings) -> Path:
     return settings.home_dir / "logs"
-
-
-def _state_file(settings: Settings, name: str) -> Path:
-    return run_dir(settings) / f"{name}.json"
-
-
-def read_state(settings: Settings, name: str) -> ServiceState | None:
-    try:
-        return ServiceState.model_validate_json(_state_file(settings, name).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def alive(state: ServiceState) -> bool:
-    """The recorded process is still running (not a new process that reused its pid)."""
-    try:
-        proc = psutil.Process(state.pid)
-        return abs(proc.create_time() - state.create_time) < 0.5 and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def service_env(settings: Settings, service: Service) -> dict[str, str]:
@@ -91,7 +62,7 @@ def service_env(settings: Settings, service: Service) -> dict[str, str]:
     all but the server itself), and the marker ``down`` recognises our processes by."""
     shared = settings if service.name == "spark" else settings.model_copy(update={"spark_remote": spark_remote(settings)})
     if service.airflow:
-        from lcdp.airflow_home import airflow_env
+        from lcdp.ops.airflow_home import airflow_env
 
         env = airflow_env(shared)
     else:
@@ -120,9 +91,9 @@ def _start(settings: Settings, service: Service) -> ServiceState:
                                 start_new_session=True)
     state = ServiceState(name=service.name, pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(),
                          command=service.command, url=service.url, log=str(log_path), started_at=time.time())
-    tmp = _state_file(settings, service.name).with_suffix(".tmp")
+    tmp = state_file(settings, service.name).with_suffix(".tmp")
     tmp.write_text(state.model_dump_json())
-    os.replace(tmp, _state_file(settings, service.name))
+    os.replace(tmp, state_file(settings, service.name))
     _log.info("service.started", service=service.name, pid=proc.pid)
     return state
 
@@ -149,14 +120,14 @@ def status(settings: Settings, check_health: bool = True) -> list[ServiceStatus]
         state = read_state(settings, service.name)
         log_path = str(log_dir(settings) / f"{service.name}.log")
         if state is None:
-            out.append(ServiceStatus(name=service.name, state="stopped", url=service.url, log=log_path, note=service.note))
+            out.append(ServiceStatus(name=service.name, state=RunState.STOPPED, url=service.url, log=log_path, note=service.note))
             continue
         if not alive(state):
-            out.append(ServiceStatus(name=service.name, state="stale", pid=state.pid, url=state.url, log=state.log,
+            out.append(ServiceStatus(name=service.name, state=RunState.STALE, pid=state.pid, url=state.url, log=state.log,
                                      detail="its process is gone (lcdp up starts it again)", note=service.note))
             continue
         healthy, detail = _probe(service) if check_health else (None, "")
-        out.append(ServiceStatus(name=service.name, state="running", healthy=healthy, detail=detail, pid=state.pid,
+        out.append(ServiceStatus(name=service.name, state=RunState.RUNNING, healthy=healthy, detail=detail, pid=state.pid,
                                  url=state.url, log=state.log, note=service.note))
     return out
 
@@ -172,7 +143,7 @@ def _port_free(port: int) -> bool:
 
 
 def _prepare_airflow(settings: Settings) -> None:
-    from lcdp import airflow_runner
+    from lcdp.ops import airflow_runner
 
     log_dir(settings).mkdir(parents=True, exist_ok=True)
     log_file = log_dir(settings) / "airflow-db-migrate.log"
@@ -202,7 +173,7 @@ def up(settings: Settings, timeout_s: float = 300.0,
             continue
         if state is not None:
             on_event(f"{service.name}: cleaning a stale pid {state.pid}")
-            _state_file(settings, service.name).unlink(missing_ok=True)
+            state_file(settings, service.name).unlink(missing_ok=True)
         todo.append(service)
     for service in todo:
         if service.port is not None and not _port_free(service.port):
@@ -278,7 +249,7 @@ def down(settings: Settings, timeout_s: float = 30.0,
             except ProcessLookupError:
                 pass
             stopped.append(service.name)
-        _state_file(settings, service.name).unlink(missing_ok=True)
+        state_file(settings, service.name).unlink(missing_ok=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _ours(settings):
         time.sleep(0.5)

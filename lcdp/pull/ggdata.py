@@ -17,30 +17,14 @@ from dataclasses import dataclass, field
 import httpx
 
 from lcdp import log, metadata
-from lcdp.errors import DeliveryRefused
+from lcdp.errors import BadApiKey, BadShape, DeliveryRefused, PullError, QuotaExceeded
 from lcdp.ingest import ingest_streams
 from lcdp.ingest.json_readers import PageEnvelope, scan_ggdata_envelope
-from lcdp.metadata import PullCheckpoint, Receipt
+from lcdp.metadata import REFUSED_WHOLE, PullCheckpoint, Receipt
 from lcdp.pull.simulator import ENDPOINT
 from lcdp.settings import Settings
 
 _log = log.get(__name__)
-
-
-class PullError(RuntimeError):
-    """The pull cannot go on now; the message says whether retrying later can help."""
-
-
-class BadApiKey(PullError):
-    """ERROR-290: retrying will not help; fix the key."""
-
-
-class QuotaExceeded(PullError):
-    """ERROR-337: the daily quota is spent; resume tomorrow (the checkpoint keeps the place)."""
-
-
-class BadShape(PullError):
-    """The API answered JSON that is not its envelope: fail loudly, do not guess."""
 
 
 @dataclass
@@ -176,7 +160,7 @@ def pull_merchants(settings: Settings, base_url: str, key: str, run_key: str,
                     break
                 name = f"{ENDPOINT}_{run_key}_p{index:05d}.json"
                 receipt = ingest_streams(settings, "ggdata", "merchants", [(name, page.body)])[0]
-            if receipt.status in ("refused", "failed"):
+            if receipt.status in REFUSED_WHOLE:
                 raise PullError(f"page {index} was refused by ingestion: {receipt.error}")
             rows = page.envelope.rows
             result.receipts.append(receipt)

@@ -5,16 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lcdp.errors import FeedConfigError, NothingNew
 from lcdp.feeds import summarize
+from lcdp.metadata import UploadStatus
 from lcdp.settings import Settings
-
-
-class FeedConfigError(ValueError):
-    """A feed cannot run: its source or credentials are not configured."""
-
-
-class NothingNew(RuntimeError):
-    """The feed has nothing new since its last run (the DAG skips, publishing no Asset event)."""
 
 
 def publish_uploads(settings: Settings, partner: str, dataset: str) -> dict:
@@ -35,7 +29,7 @@ def publish_uploads(settings: Settings, partner: str, dataset: str) -> dict:
         since = cp.updated_at if cp else None
         query = select(metadata.Upload).where(
             metadata.Upload.partner == partner, metadata.Upload.dataset == dataset,
-            metadata.Upload.status == "done", metadata.Upload.duplicate_of.is_(None))
+            metadata.Upload.status == metadata.UploadStatus.DONE, metadata.Upload.duplicate_of.is_(None))
         uploads = list(db.scalars(query.order_by(metadata.Upload.finished_at)))
         if since is not None:
             since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
@@ -54,7 +48,7 @@ def publish_uploads(settings: Settings, partner: str, dataset: str) -> dict:
 def _published(partner: str, dataset: str, receipts: list) -> dict:
     """The run's summary, if anything new reached bronze; else NothingNew (the DAG skips and
     publishes no Asset event, so fusion is not started for nothing)."""
-    landed = [r for r in receipts if not r.duplicate_of and r.status == "done" and r.rows_valid > 0]
+    landed = [r for r in receipts if not r.duplicate_of and r.status == UploadStatus.DONE and r.rows_valid > 0]
     if not landed:
         raise NothingNew(f"{partner}.{dataset}: nothing new reached bronze ({len(receipts)} delivery(ies) seen: "
                          "duplicates, refused, or without valid rows)")

@@ -1,6 +1,6 @@
 """A stand-in for the open-data portal's ``RegionMnyFacltStus`` API, for tests and the demo.
 
-It serves given merchant rows as pages in the real envelope (BRIEF §4) and can be told to
+It serves given merchant rows as pages in the real envelope (docs/lake.md) and can be told to
 misbehave on chosen pages, once each: answer 500, answer slowly, report the daily quota
 (ERROR-337), cut the JSON short, refuse the key (ERROR-290) or serve the previous page again.
 """

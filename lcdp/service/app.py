@@ -5,6 +5,10 @@ Every request carries an API key (``Authorization: Bearer lcdp_…`` or ``X-API-
 partner key reaches only its own partner's datasets and uploads; an admin key reaches all.
 Every upload attempt, accepted or refused, is written to the audit log. A GET may instead
 carry the policy dashboard's session cookie (``lcdp.dashboard``: its pages' download links).
+
+Every refusal is a platform error (``lcdp.errors``) answered in one place: its status, and
+``{"error", "status"}`` (Delta Sharing's ``{errorCode, message}`` under its prefix, an HTML
+page on the dashboard), audited once.
 """
 
 
@@ -13,7 +17,7 @@ import csv
 import io
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -22,19 +26,37 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from lcdp.lake import catalog
-from lcdp import keys, metadata
-from lcdp.contracts import ContractError, get_contract
+from lcdp import keys, log, metadata
+from lcdp.contracts import get_contract
 from lcdp.dashboard import routes as dashboard_routes
 from lcdp.dashboard import session as dashboard_session
-from lcdp.errors import DeliveryInProgress, DeliveryRefused
+from lcdp.errors import (
+    BadRequest,
+    DeliveryRefused,
+    DeliveryTooLarge,
+    Forbidden,
+    LcdpError,
+    NotFound,
+    PageRefused,
+    Refused,
+    RequestTimeout,
+    SharingError,
+    Unauthorized,
+    UnexpectedError,
+    UnsupportedMediaType,
+    WebRefusal,
+)
 from lcdp.exports.files import spreadsheet_safe
 from lcdp.ingest import ingest_landed, new_upload_id
-from lcdp.ingest.landing import DeliveryTooLarge, LandingWriter, UnsafeFileName, safe_file_name
-from lcdp.metadata import Receipt
+from lcdp.ingest.landing import LandingWriter, safe_file_name
+from lcdp.keys import Role
+from lcdp.lake import catalog
+from lcdp.metadata import REFUSED_WHOLE, Receipt
 from lcdp.service import exports as export_routes
 from lcdp.service import sharing
 from lcdp.settings import Settings
+
+_log = log.get(__name__)
 
 #: Content types a delivery may declare, per native format.
 CONTENT_TYPES = {
@@ -63,10 +85,6 @@ class Caller(BaseModel):
     subject: str
 
 
-def _problem(status: int, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail=message)
-
-
 def _audit(settings: Settings, caller: Caller | None, action: str, target: str, status: int,
            detail: str | None = None, upload_id: str | None = None) -> None:
     with metadata.session(settings.metadata_db_url) as db:
@@ -84,42 +102,56 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 408, 409, 413, 415, 422)}
     app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__)
 
-    def answer_refusal(request: Request, status: int, message: str, headers: dict | None = None,
-                       upload_id: str | None = None, body: dict | None = None) -> JSONResponse:
+    def answer(request: Request, exc: LcdpError) -> Response:
         """Every refusal, wherever it happens (routing, validation, a handler), is audited
         once and answered as ``{"error", "status"}`` (Delta Sharing's own shape, ``{errorCode,
-        message}``, under its prefix)."""
+        message}``, under its prefix; a dashboard page as a page)."""
+        status, message = exc.http_status, str(exc)
+        upload_id = getattr(exc, "upload_id", None)
         who: Caller | None = getattr(request.state, "caller", None)
         upload = request.method == "POST" and request.url.path.startswith("/v1/uploads/")
         action = getattr(request.state, "audit_action", None) or (
             "auth.refused" if status == 401 else "upload.refused" if upload else "request.refused")
         target = getattr(request.state, "audit_target", None) or request.url.path
         _audit(settings, who, action, target[:200], status, message, upload_id)
-        body = body or {"error": message, "status": status, **({"upload_id": upload_id} if upload_id else {})}
-        return JSONResponse(body, status_code=status, headers=headers)
+        if isinstance(exc, PageRefused):
+            return refusal_page(request, exc)
+        body = exc.body() or {"error": message, "status": status, **({"upload_id": upload_id} if upload_id else {})}
+        return JSONResponse(body, status_code=status, headers=exc.headers)
+
+    @app.exception_handler(LcdpError)
+    async def platform_error(request: Request, exc: LcdpError) -> Response:
+        return await run_in_threadpool(answer, request, exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """The router's and the framework's own refusals, as platform errors."""
         routing = {404: f"no such endpoint: {request.method} {request.url.path} (see /docs)",
                    405: f"{request.method} is not allowed on {request.url.path}"}
         # the router's own 404/405 say "Not Found"/"Method Not Allowed"; ours say more
         generic = exc.detail in ("Not Found", "Method Not Allowed")
         message = routing[exc.status_code] if generic and exc.status_code in routing else str(exc.detail)
-        body = None
-        if isinstance(exc.detail, dict):  # a Delta Sharing error: {errorCode, message}
-            body, message = exc.detail, str(exc.detail.get("message"))
-        elif request.url.path.startswith(sharing.PREFIX + "/"):
-            body = {"errorCode": sharing.ERROR_CODES.get(exc.status_code, "INVALID_PARAMETER_VALUE"),
-                    "message": message}
-        return await run_in_threadpool(answer_refusal, request, exc.status_code, message,
-                                       getattr(exc, "headers", None), None, body)
+        headers = getattr(exc, "headers", None)
+        if request.url.path.startswith(sharing.PREFIX + "/"):
+            code = sharing.ERROR_CODES.get(exc.status_code, "INVALID_PARAMETER_VALUE")
+            error: LcdpError = SharingError(exc.status_code, code, message, headers)
+        else:
+            error = WebRefusal(exc.status_code, message, headers)
+        return await run_in_threadpool(answer, request, error)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return await run_in_threadpool(answer_refusal, request, 422,
-                                       f"{where}: {first.get('msg', 'invalid request')}")
+        return await run_in_threadpool(answer, request, Refused(f"{where}: {first.get('msg', 'invalid request')}"))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        """A failure the platform did not foresee: logged with its traceback, answered 500 in
+        the same shape as every other error, and audited."""
+        _log.exception("service.unexpected", method=request.method, path=request.url.path)
+        error = UnexpectedError(f"{type(exc).__name__}: the platform failed unexpectedly", hint="see the service's log")
+        return await run_in_threadpool(answer, request, error)
 
     @app.get("/healthz", summary="Liveness and readiness: the metadata DB answers")
     def healthz() -> dict:
@@ -142,12 +174,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if key is None:
             reason = "missing API key" if not token else "invalid, expired or revoked API key"
             request.state.audit_action = "auth.refused"
-            raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+            raise Unauthorized(reason)
         request.state.caller = Caller(key_id=key.key_id, role=key.role, subject=key.subject)
         return request.state.caller
 
     def may_see_partner(who: Caller, partner: str) -> bool:
-        return who.role == "admin" or (who.role == "partner" and who.subject == partner)
+        return who.role == Role.ADMIN or (who.role == Role.PARTNER and who.subject == partner)
 
     @app.post("/v1/uploads/{partner}/{dataset}", status_code=201, response_model=Receipt,
               responses={200: {"model": Receipt, "description": "The same bytes were delivered before"}, **errors},
@@ -164,28 +196,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         content_length: Annotated[int | None, Header(ge=0)] = None,
     ) -> JSONResponse:
         target = f"{partner}/{dataset}"
+        # every refusal below is audited and answered by the exception handler
         request.state.audit_action, request.state.audit_target = "upload.refused", target
-
-        def refuse(status: int, message: str) -> HTTPException:
-            return _problem(status, message)  # audited and answered by the exception handler
-
         if not may_see_partner(who, partner):
-            raise refuse(403, f"key of {who.role} {who.subject!r} may not deliver for partner {partner!r}")
-        try:
-            contract = get_contract(partner, dataset)
-        except ContractError as exc:
-            raise refuse(404, str(exc)) from exc
+            raise Forbidden(f"key of {who.role} {who.subject!r} may not deliver for partner {partner!r}")
+        contract = get_contract(partner, dataset)  # an unknown dataset: 404
         declared = (content_type or "").split(";")[0].strip().lower()
         allowed = CONTENT_TYPES[contract.format.kind]
         if declared not in allowed:
-            raise refuse(415, f"content type {declared or 'missing'!r} is not accepted for {target} "
-                              f"(send one of: {', '.join(sorted(allowed))})")
-        try:
-            safe_file_name(file_name)
-        except UnsafeFileName as exc:
-            raise refuse(422, str(exc)) from exc
+            raise UnsupportedMediaType(f"content type {declared or 'missing'!r} is not accepted for {target} "
+                                       f"(send one of: {', '.join(sorted(allowed))})")
+        safe_file_name(file_name)  # an unsafe name: 422
         if content_length is not None and content_length > settings.max_upload_bytes:
-            raise refuse(413, f"delivery of {content_length} bytes exceeds the limit of {settings.max_upload_bytes}")
+            raise DeliveryTooLarge(f"delivery of {content_length} bytes exceeds the limit of {settings.max_upload_bytes}")
         # Stream the body straight into landing, hashing and counting as it arrives: bounded
         # memory and one write, whatever the size. Nothing stays if it is cut short or too big.
         upload_id = new_upload_id()
@@ -201,28 +224,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         break
                     writer.write(chunk)
             except asyncio.TimeoutError as exc:
-                raise refuse(408, f"the upload stalled: no bytes arrived for {stall:g} s "
-                                  "(LCDP_UPLOAD_STALL_SECONDS); send it again") from exc
+                raise RequestTimeout(f"the upload stalled: no bytes arrived for {stall:g} s "
+                                     "(LCDP_UPLOAD_STALL_SECONDS); send it again") from exc
             except ClientDisconnect as exc:
-                raise refuse(400, "the upload was cut off before its end") from exc
-            except DeliveryTooLarge as exc:
-                raise refuse(413, str(exc)) from exc
+                raise BadRequest("the upload was cut off before its end") from exc
             if content_length is not None and writer.size != content_length:
-                raise refuse(400, f"the upload was cut off: {writer.size} of {content_length} bytes arrived")
+                raise BadRequest(f"the upload was cut off: {writer.size} of {content_length} bytes arrived")
             landed = writer.finish()
         except BaseException:
             writer.abort()
             raise
-        try:
-            receipt = (await run_in_threadpool(ingest_landed, settings, partner, dataset,
-                                               [(upload_id, file_name, landed)]))[0]
-        except DeliveryInProgress as exc:
-            raise refuse(409, str(exc)) from exc
-        except DeliveryRefused as exc:
-            raise refuse(422, str(exc)) from exc
-        if receipt.status in ("refused", "failed"):
-            return await run_in_threadpool(answer_refusal, request, 422, receipt.error or "delivery refused",
-                                           None, receipt.upload_id)
+        # the same bytes being ingested by another process: 409; refused whole: 422
+        receipt = (await run_in_threadpool(ingest_landed, settings, partner, dataset,
+                                           [(upload_id, file_name, landed)]))[0]
+        if receipt.status in REFUSED_WHOLE:
+            raise DeliveryRefused(receipt.error or "delivery refused", upload_id=receipt.upload_id)
         status = 200 if receipt.duplicate_of else 201
         _audit(settings, who, "upload.duplicate" if receipt.duplicate_of else "upload.accepted", target, status,
                None, receipt.upload_id)
@@ -233,7 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             found = db.get(metadata.Upload, upload_id)
         # another partner's upload is "not found", so ids cannot be probed
         if found is None or not may_see_partner(who, found.partner):
-            raise _problem(404, f"no upload {upload_id!r} for this key")
+            raise NotFound(f"no upload {upload_id!r} for this key")
         return found
 
     def _original(upload: metadata.Upload) -> metadata.Upload | None:
@@ -247,12 +263,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         who: Annotated[Caller, Depends(caller)],
         partner: Annotated[str | None, Query(max_length=40)] = None,
     ) -> UploadList:
-        if who.role == "partner":
+        if who.role == Role.PARTNER:
             if partner not in (None, who.subject):
-                raise _problem(403, f"a key of partner {who.subject!r} sees only its own uploads")
+                raise Forbidden(f"a key of partner {who.subject!r} sees only its own uploads")
             partner = who.subject
-        elif who.role != "admin":
-            raise _problem(403, "uploads are visible to partners and admins only")
+        elif who.role != Role.ADMIN:
+            raise Forbidden("uploads are visible to partners and admins only")
         with metadata.session(settings.metadata_db_url) as db:
             query = select(metadata.Upload).order_by(metadata.Upload.created_at)
             if partner:
@@ -289,13 +305,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def consumer(request: Request, who: Annotated[Caller, Depends(caller)]) -> Caller:
         """The caller, when its key may read data products: a consumer's or an admin's."""
-        if who.role not in ("consumer", "admin"):
+        if who.role not in (Role.CONSUMER, Role.ADMIN):
             request.state.audit_action = "export.refused"
-            raise _problem(403, f"data products are for consumer keys (this key is a {who.role}'s)")
+            raise Forbidden(f"data products are for consumer keys (this key is a {who.role}'s)")
         return who
 
     export_routes.install(app, settings, consumer, _audit)
     sharing.install(app, settings, consumer, _audit)
-    dashboard_routes.install(app, settings, _audit)
+    refusal_page = dashboard_routes.install(app, settings, _audit)
     return app
 

@@ -20,14 +20,17 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from lcdp import declarations
+from lcdp.errors import BadRequest, Forbidden, Gone, NotFound, Refused
 from lcdp.exports import files, grants
-from lcdp.exports.rows import version_rows
 from lcdp.exports.disclosure import ALL
+from lcdp.exports.rows import version_rows
 from lcdp.lake import catalog, lineage
+from lcdp.pipeline import products
 from lcdp.settings import Settings
 
 MAX_PAGE_ROWS = 50_000
@@ -65,12 +68,6 @@ class Page(BaseModel):
     next_cursor: str | None
 
 
-def _products() -> dict:
-    from lcdp.exports.build import products
-
-    return {name: m.PRODUCT for name, m in products().items()}
-
-
 def _entry(settings: Settings, declared) -> CatalogEntry:
     found = lineage.latest(declared.table, settings)
     when = None
@@ -79,7 +76,8 @@ def _entry(settings: Settings, declared) -> CatalogEntry:
                       None)
         stamp = commit.get("timestamp") if commit else None
         when = dt.datetime.fromtimestamp(stamp / 1000, dt.timezone.utc).isoformat(timespec="seconds") if stamp else None
-    return CatalogEntry(**declared.catalog_entry(), version=found["version"] if found else None, refreshed_at=when,
+    return CatalogEntry(**declared.catalog_entry(declarations.product(declared.name).sources),
+                        version=found["version"] if found else None, refreshed_at=when,
                         rows=found.get("rows", 0) if found else 0,
                         suppressed_cells=found.get("suppressed_cells", 0) if found else 0,
                         disclosure=_report(found.get("disclosure")) if found else None)
@@ -98,7 +96,7 @@ def _month(text: str | None, name: str) -> dt.date | None:
     try:
         return dt.datetime.strptime(text, "%Y-%m").date()
     except ValueError:
-        raise HTTPException(422, f"{name} must be a month as YYYY-MM, not {text[:20]!r}") from None
+        raise Refused(f"{name} must be a month as YYYY-MM, not {text[:20]!r}") from None
 
 
 def _encode_cursor(version: int, offset: int, query: str) -> str:
@@ -111,9 +109,9 @@ def _decode_cursor(cursor: str, query: str) -> tuple[int, int]:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         version, offset, bound = int(data["v"]), int(data["o"]), str(data["q"])
     except Exception:  # noqa: BLE001 - any damage to the cursor is the same refusal
-        raise HTTPException(400, "the cursor is not one this API gave out (start again without it)") from None
+        raise BadRequest("the cursor is not one this API gave out (start again without it)") from None
     if bound != query or offset < 0 or version < 0:
-        raise HTTPException(400, "the cursor belongs to another query (same filters and format, or start again)")
+        raise BadRequest("the cursor belongs to another query (same filters and format, or start again)")
     return version, offset
 
 
@@ -123,23 +121,20 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
     router = APIRouter(prefix="/v1/products", tags=["exports"])
     errors = {s: {"description": "refused: {error, status}"} for s in (400, 401, 403, 404, 422)}
 
-    def visible(who) -> set[str]:
-        known = set(_products())
-        return known if who.role == "admin" else grants.granted(settings.metadata_db_url, who.subject) & known
+    def visible(who) -> list[str]:
+        return grants.visible(settings.metadata_db_url, who.role, who.subject)
 
     def granted_product(request: Request, name: str, who):
         request.state.audit_action, request.state.audit_target = "export.refused", f"product/{name}"
-        products = _products()
-        if name not in products:
-            raise HTTPException(404, f"no product {name!r} (see GET /v1/products)")
+        if name not in products.names():
+            raise NotFound(f"no product {name!r} (see GET /v1/products)")
         if name not in visible(who):
-            raise HTTPException(403, f"product {name!r} is not granted to consumer {who.subject!r}")
-        return products[name]
+            raise Forbidden(f"product {name!r} is not granted to consumer {who.subject!r}")
+        return products.declared(name)
 
     @router.get("", response_model=Catalog, responses=errors, summary="The data products this key may read")
     def list_products(who: Annotated[Any, Depends(consumer)]) -> Catalog:
-        products = _products()
-        return Catalog(products=[_entry(settings, products[n]) for n in products if n in visible(who)])
+        return Catalog(products=[_entry(settings, products.declared(n)) for n in visible(who)])
 
     @router.get("/{name}", response_model=CatalogEntry, responses=errors, summary="One product's catalog entry")
     def get_product(request: Request, name: str, who: Annotated[Any, Depends(consumer)]) -> CatalogEntry:
@@ -171,14 +166,14 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
         else:
             version, offset = catalog.version(declared.table, settings), 0
             if version is None:
-                raise HTTPException(404, f"product {name!r} has not been built yet (lcdp export)")
+                raise NotFound(f"product {name!r} has not been built yet (lcdp export)")
         etag = f'"{name}-v{version}-{hashlib.sha256((query + (cursor or "")).encode()).hexdigest()[:16]}"'
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag})
         try:
             table = version_rows(catalog.table(declared.table).uri(settings), version)
         except Exception:  # noqa: BLE001 - a version vacuumed away, or gone
-            raise HTTPException(410, f"version {version} of {name!r} is no longer kept: start again without the cursor") from None
+            raise Gone(f"version {version} of {name!r} is no longer kept: start again without the cursor") from None
         table = filter_rows(table, declared, region, industry, first, last)
         page = table.slice(offset, limit)
         more = offset + page.num_rows < table.num_rows

@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
-from lcdp import keys
+from lcdp import declarations, keys
+from lcdp.errors import SharingError
 from lcdp.exports import grants
 from lcdp.lake import catalog
+from lcdp.pipeline import products
 from lcdp.settings import Settings
 
 SHARE, SCHEMA = "lcdp", "exports"
@@ -84,8 +86,8 @@ def verify_file(secret: bytes, token: str) -> tuple[str, str]:
 ERROR_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}
 
 
-def _error(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status, {"errorCode": code, "message": message})
+def _error(status: int, code: str, message: str) -> SharingError:
+    return SharingError(status, code, message)
 
 
 def install(app, settings: Settings, consumer: Callable, audit: Callable) -> None:
@@ -95,13 +97,7 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
     secret = settings.home_secret("sharing-url.key")  # signs the file URLs
 
     def tables_of(key) -> list[str]:
-        from lcdp.exports.build import products
-
-        known = list(products())
-        if key.role == "admin":
-            return known
-        allowed = grants.granted(settings.metadata_db_url, key.subject)
-        return [n for n in known if n in allowed]
+        return grants.visible(settings.metadata_db_url, key.role, key.subject)
 
     def check(share: str, schema: str | None = None) -> None:
         if share != SHARE:
@@ -110,15 +106,13 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
             raise _error(404, "RESOURCE_DOES_NOT_EXIST", f"schema {schema!r} does not exist in share {SHARE}")
 
     def table_of(request: Request, key, share: str, schema: str, name: str):
-        from lcdp.exports.build import products
-
         check(share, schema)
         request.state.audit_action, request.state.audit_target = "sharing.refused", f"product/{name}"
-        if name not in products():
+        if name not in products.names():
             raise _error(404, "RESOURCE_DOES_NOT_EXIST", f"table {name!r} does not exist in {SHARE}.{SCHEMA}")
         if name not in tables_of(key):
             raise _error(403, "PERMISSION_DENIED", f"table {name!r} is not shared with {key.subject!r}")
-        handle = catalog.delta(f"gold.export_{name}", settings)
+        handle = catalog.delta(declarations.product(name).table, settings)
         if handle is None:
             raise _error(404, "RESOURCE_DOES_NOT_EXIST", f"table {name!r} has not been built yet")
         return handle
@@ -193,7 +187,7 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
             except Exception:  # noqa: BLE001 - a version that never was or is gone
                 raise _error(400, "INVALID_PARAMETER_VALUE", f"version {body.version} of {name!r} is not kept") from None
         version = handle.version()
-        table = f"gold.export_{name}"
+        table = declarations.product(name).table
         expires = int(time.time()) + SHARING_URL_SECONDS
         base = str(request.base_url).rstrip("/")
         lines = header_lines(handle)

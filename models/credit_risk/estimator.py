@@ -26,9 +26,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
 from models.credit_risk.metrics import CreditMetrics, credit_metrics
+
+
+class NotFitted(NotFittedError, RuntimeError):
+    """Predicting before ``fit``: scikit-learn's ``NotFittedError``, which its users catch
+    (``sklearn.utils.validation.check_is_fitted`` raises the same), and a ``RuntimeError`` as
+    this estimator raised before."""
 
 
 def as_frame(X: Any) -> pd.DataFrame:
@@ -79,7 +86,6 @@ class CreditRiskClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
 
     def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None, groups: Any = None) -> CreditRiskClassifier:
-        import xgboost as xgb
 
         frame, target = as_frame(X), np.asarray(y, dtype=int)
         if len(frame) != len(target):
@@ -202,7 +208,7 @@ class CreditRiskClassifier(ClassifierMixin, BaseEstimator):
         on the training categories (a category it never saw is missing, as XGBoost would
         otherwise refuse the whole batch)."""
         if not hasattr(self, "booster_model_"):
-            raise RuntimeError("the model is not fitted: call fit(X, y) first")
+            raise NotFitted("the model is not fitted: call fit(X, y) first")
         frame = self._align(as_frame(X))
         for column, categories in self.categories_.items():
             values = frame[column].astype(object).where(frame[column].notna(), None)

@@ -2,7 +2,7 @@
 probabilities (Brier, log loss, a calibration table by decile). Stability (PSI) is the
 gate's rule, in ``models.gate``.
 
-MLflow's evaluator gives AUC and its plots but no KS or Brier (BRIEF §6): these are the few
+MLflow's evaluator gives AUC and its plots but no KS or Brier: these are the few
 lines no library we depend on gives in the form a credit team reads them.
 """
 

@@ -3,7 +3,10 @@ reasons for every business-month of ``gold.merchant_month_features``.
 
 ``credit_risk_scores`` is a Spark job (a function of DataFrames): the model travels to the
 engine's Python workers inside the function given to ``mapInPandas``, so the same code scores
-on the embedded engine and on a cluster.
+on the embedded engine and on a cluster (which is why this module imports little: the engine's
+workers import it to run that function). ``scores`` is what the pipeline calls
+(``lcdp.pipeline.models.score``): the champion's booster and scorecard on the features at the
+version the pipeline pinned.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from collections.abc import Iterator
 import pandas as pd
 from pyspark.sql import DataFrame
 
+from lcdp.lake.dictionary import Columns
+from lcdp.settings import Settings
 from models.credit_risk.estimator import CreditRiskClassifier
-from lcdp.lake.dictionary import TableDoc
 from models.credit_risk.scorecard import ScorecardConfig, bands, points, reason_codes
 
-PARTITION = "month"
 #: the partition column last, where Delta keeps it
 OUTPUT_DDL = ("business_key string, probability double, score int, risk_band string, "
               "reason_codes array<string>, model_name string, model_version int, month date")
@@ -48,13 +51,28 @@ def credit_risk_scores(features: DataFrame, estimator: CreditRiskClassifier, con
     return features.mapInPandas(score, OUTPUT_DDL)
 
 
-DOC = TableDoc(
-    table="gold.credit_risk_scores", grain="one business and month (every row of gold.merchant_month_features)",
-    key=["business_key", "month"], ddl=OUTPUT_DDL, partition=PARTITION,
-    written_by="models.credit_risk.score.credit_risk_scores (lcdp score)", meanings={
-        "business_key": "pseudonym of the BRN", "month": "the month T the features describe",
-        "probability": "P(guarantee default or closure in the 12 months after T), from the champion",
-        "score": "scorecard points: 600 at 50:1 good:bad odds, 20 points to double the odds (higher is safer)",
-        "risk_band": "A (very low) … E (very high), by probability",
-        "reason_codes": "up to 3 reasons in words: the features that raised the risk most (XGBoost contributions)",
-        "model_name": "registered model", "model_version": "its version (the champion when scored)"})
+def scores(settings: Settings, champion, versions: dict[str, int]) -> tuple[DataFrame, str]:
+    """Every business-month of the features table (at its pinned version) scored by
+    ``champion`` (an MLflow model version), and what was scored, in words."""
+    import mlflow
+
+    from lcdp.lake import catalog, engine
+    from models import tracking
+    from models.credit_risk.train import FEATURES_TABLE, MODEL_NAME, CreditRiskConfig
+
+    booster = mlflow.xgboost.load_model(f"models:/{MODEL_NAME}/{champion.version}")
+    estimator = CreditRiskClassifier.from_booster(booster)
+    params = tracking.client(settings).get_run(champion.run_id).data.params
+    config = CreditRiskConfig.model_validate_json(params["config"]) if "config" in params else CreditRiskConfig()
+    features = catalog.read(engine.spark(settings), FEATURES_TABLE, settings, versions[FEATURES_TABLE])
+    return (credit_risk_scores(features, estimator, config.scorecard, MODEL_NAME, int(champion.version)),
+            "every business-month")
+
+
+COLUMNS = Columns(OUTPUT_DDL, {
+    "business_key": "pseudonym of the BRN", "month": "the month T the features describe",
+    "probability": "P(guarantee default or closure in the 12 months after T), from the champion",
+    "score": "scorecard points: 600 at 50:1 good:bad odds, 20 points to double the odds (higher is safer)",
+    "risk_band": "A (very low) … E (very high), by probability",
+    "reason_codes": "up to 3 reasons in words: the features that raised the risk most (XGBoost contributions)",
+    "model_name": "registered model", "model_version": "its version (the champion when scored)"})

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from lcdp import log
+from lcdp import declarations, log
+from lcdp.errors import InsufficientData
 from lcdp.lake import catalog
 from lcdp.settings import Settings
 from models import tracking
@@ -38,16 +39,13 @@ from models.gate import GateConfig, GateDecision, Rule, judge, psi
 
 _log = log.get(__name__)
 
-MODEL_NAME = "lcdp-credit-risk"
-EXPERIMENT = "credit-risk"
-FEATURES_TABLE = "gold.merchant_month_features"
-INPUTS = (FEATURES_TABLE, "silver.merchants", "silver.guarantees")
+DECLARED = declarations.model("credit-risk")
+MODEL_NAME = DECLARED.registered
+EXPERIMENT = DECLARED.name
+FEATURES_TABLE = DECLARED.features
+INPUTS = DECLARED.inputs  # the features, and the registry and guarantees its labels come from
 #: columns of the features table that are keys or dates, not features
 NOT_FEATURES = ("business_key", "month", "credit_month", "employment_month")
-
-
-class InsufficientData(ValueError):
-    """The lake does not hold enough labelled history to train and judge a model."""
 
 
 class CreditRiskConfig(BaseModel):
@@ -103,7 +101,7 @@ class CreditRiskResult(BaseModel):
     seconds: float
 
     def summary(self) -> dict:
-        """The demo's short form (BRIEF §10)."""
+        """The demo's short form (``lcdp demo --json``, ``models``)."""
         return {"version": self.version, "alias": self.alias, "auc": self.metrics.auc, "ks": self.metrics.ks,
                 "brier": self.metrics.brier, "oracle_auc": self.oracle_auc, "baseline_auc": self.baseline.auc,
                 "holdout_rows": self.metrics.rows, "holdout_events": self.metrics.events,
@@ -336,7 +334,6 @@ def _signature_frame(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _log_model(estimator: CreditRiskClassifier, sample: pd.DataFrame, register: bool):
-    import mlflow
     from mlflow.models import infer_signature
 
     example = _signature_frame(sample.head(5))
@@ -354,7 +351,6 @@ def _log_model(estimator: CreditRiskClassifier, sample: pd.DataFrame, register: 
 
 def _log_xgboost(estimator: CreditRiskClassifier, signature, example: pd.DataFrame, register: bool):
     import mlflow
-
     import xgboost
 
     return mlflow.xgboost.log_model(

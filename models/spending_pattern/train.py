@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from lcdp import log
+from lcdp import declarations, log
+from lcdp.errors import InsufficientHistory
 from lcdp.lake import catalog
 from lcdp.settings import Settings
 from models import tracking
@@ -31,15 +32,12 @@ from models.spending_pattern import series
 
 _log = log.get(__name__)
 
-MODEL_NAME = "lcdp-spending-pattern"
-EXPERIMENT = "spending-pattern"
-CUBE = "gold.spending_cube"
+DECLARED = declarations.model("spending-pattern")
+MODEL_NAME = DECLARED.registered
+EXPERIMENT = DECLARED.name
+CUBE = DECLARED.features
 #: residuals needed at a level to take its own interval quantiles
 MIN_INTERVAL_POINTS = 20
-
-
-class InsufficientHistory(ValueError):
-    """Too few months of spending to train and judge a forecaster."""
 
 
 class SpendingConfig(BaseModel):
@@ -173,13 +171,15 @@ def oracle_cells(oracle_dir: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the run
 
 
-def train(settings: Settings, config: SpendingConfig | None = None, cube_version: int | None = None,
+def train(settings: Settings, config: SpendingConfig | None = None, versions: dict[str, int | None] | None = None,
           oracle_dir: Path | None = None, register: bool = True) -> SpendingResult:
+    """Train on the cube at ``versions[CUBE]`` (default: its current version), judge on the
+    holdout, log and register; the gate then sets the alias."""
     import mlflow
 
     config = config or SpendingConfig()
     started = time.perf_counter()
-    cube, version = read_cube(settings, cube_version)
+    cube, version = read_cube(settings, (versions or {}).get(CUBE))
     cells = series.monthly_cells(cube)
     Y_df, S_df, tags = series.hierarchy(cells)
     months = sorted(Y_df["ds"].unique())
@@ -350,7 +350,6 @@ def reproduce(settings: Settings, run_id: str) -> tracking.Reproduction:
     run = tracking.training_run(settings, run_id, EXPERIMENT)
     config = SpendingConfig.model_validate_json(run.data.params["config"])
     versions = tracking.lake_inputs(settings, run_id)
-    result = train(settings, config, cube_version=versions[CUBE], oracle_dir=tracking.logged_oracle(run),
-                   register=False)
+    result = train(settings, config, versions=versions, oracle_dir=tracking.logged_oracle(run), register=False)
     return tracking.reproduction(settings, run, result.run_id, versions,
                                  {"holdout_wape": result.wape, "holdout_mase": result.mase})

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lcdp.bench.stages import _measure
+from lcdp.bench.stages import measure
 
 NUMERIC = 25
 
@@ -50,14 +50,14 @@ def bench_train(rows: int) -> dict:
             frame = pd.read_parquet({str(data)!r})
             X, y, groups = frame.drop(columns=["business", "label"]), frame["label"].to_numpy(), frame["business"].to_numpy()
         """
-        ours = _measure(setup + """
+        ours = measure(setup + """
             from models.credit_risk.estimator import CreditRiskClassifier
         """, """
             model = CreditRiskClassifier().fit(X, y, groups=groups)
             result = {"trees": model.best_iteration_ + 1, "class_weight": model.class_weight_}
         """)
         estimator_defaults = _defaults()
-        peer = _measure(setup + "\n            import xgboost as xgb\n", f"""
+        peer = measure(setup + "\n            import xgboost as xgb\n", f"""
             params = {estimator_defaults!r}
             params["scale_pos_weight"] = {ours["class_weight"]!r}
             matrix = xgb.DMatrix(X, label=y, enable_categorical=True)

@@ -2,7 +2,8 @@
 
 ``airflow dags test`` executes one DAG run in-process against Airflow's own metadata DB
 (SQLite in ``<home>/airflow``), so the embedded demo needs no scheduler or workers. A fresh
-home is migrated first, and DAGs are serialized before they run (BRIEF §6).
+home is migrated first, and DAGs are serialized before they run (``dags test`` refuses a DAG
+that is not serialized).
 """
 
 from __future__ import annotations
@@ -12,17 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lcdp.airflow_home import airflow_env
+from lcdp.errors import AirflowError, PermanentTaskFailure
+from lcdp.ops.airflow_home import airflow_env
 from lcdp.settings import Settings
-
-
-class AirflowError(RuntimeError):
-    """An Airflow command failed; the message ends with the tail of its output."""
-
-
-class PermanentTaskFailure(AirflowError):
-    """A task failed with an error that a retry would only repeat (``AirflowFailException``:
-    the engine's memory pool, a contract); its message is that one line."""
 
 
 def _fail_reason(output: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Bronze load: find the duplicates among the staged rows of a batch of deliveries.
+"""Find the duplicates among the staged rows of a batch of deliveries: the ingest's one Spark
+step, run before the batch is committed to bronze.
 
 A key seen twice in one file is a duplicate (the later record is quarantined). For datasets
 whose key is unique across deliveries (transactions), a key already in bronze, or sent by an

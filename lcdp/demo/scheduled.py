@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable
 
+from lcdp.errors import PipelineFailed
 from lcdp.generator import Manifest, WorldParams, generate
 from lcdp.settings import Settings
 
@@ -23,10 +24,6 @@ FEEDS = ["lcdp_feed_ggdata_merchants", "lcdp_feed_kona_transactions", "lcdp_feed
          "lcdp_feed_ked_credit", "lcdp_feed_gcgf_guarantees"]
 DOWNSTREAM = ["lcdp_fusion", "lcdp_models", "lcdp_exports"]
 PORTAL_KEY = "demo-key"
-
-
-class PipelineFailed(RuntimeError):
-    """A DAG run the scheduler started failed, or the pipeline did not finish in time."""
 
 
 def _when(text: str | None) -> dt.datetime | None:

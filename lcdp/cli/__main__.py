@@ -1,0 +1,5 @@
+"""``python -m lcdp.cli``: the ``lcdp`` script."""
+
+from lcdp.cli import run
+
+run()

@@ -1,0 +1,46 @@
+"""The platform's view of its declarations (``schemas/lake.py``): every fused table, model
+and data product, with lookups that answer an unknown name with the platform's error (the
+command line's one line, the service's 404)."""
+
+from __future__ import annotations
+
+from lcdp.errors import UnknownName
+from schemas.lake import (
+    MODELS,
+    PRODUCTS,
+    TABLES,
+    Model,
+    Product,
+    Scores,
+    Table,
+    asset_uri,
+    export_triggers,
+    table_names,
+)
+
+__all__ = ["MODELS", "PRODUCTS", "TABLES", "Model", "Product", "Scores", "Table", "asset_uri",
+           "export_triggers", "model", "product", "table", "table_names"]
+
+
+def _find(kind: str, entries: tuple, name: str):
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    raise UnknownName(f"no {kind} {name!r} ({kind}s: {', '.join(e.name for e in entries)})")
+
+
+def table(name: str) -> Table:
+    """The fused table ``name``."""
+    return _find("fusion step", TABLES, name)
+
+
+def model(name: str) -> Model:
+    """The model ``name`` (``credit-risk``) or registered name (``lcdp-credit-risk``)."""
+    for entry in MODELS:
+        if name in (entry.name, entry.registered):
+            return entry
+    return _find("model", MODELS, name)
+
+
+def product(name: str) -> Product:
+    return _find("product", PRODUCTS, name)
