@@ -120,3 +120,36 @@ def lcdp_json(settings: Settings, *args: str) -> subprocess.CompletedProcess:
 def last_json(proc: subprocess.CompletedProcess) -> dict:
     """The JSON object a ``--json`` command printed last."""
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+#: the suite's demo world: README's demo command at this size (both models trained and
+#: scored, every product built, some regions suppressed on the dashboard's maps)
+DEMO_SIZE = ("--merchants", "300", "--months", "24")
+
+
+def readme_commands() -> dict[str, str]:
+    """README's two commands, by what they do: ``demo`` and ``tests``."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return {"demo": next(line for line in lines if "lcdp demo" in line),
+            "tests": next(line for line in lines if "pytest" in line)}
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> dict:
+    """A platform home made by README's demo command (bootstrap included), at ``DEMO_SIZE``:
+    its ``home``, the ``command`` that made it and the demo's ``summary``. Shared by the
+    dashboard's browser test and the documentation's examples. ``LCDP_TEST_DEMO_HOME`` names
+    a demo home to reuse instead (while working on the pages or the docs)."""
+    reuse = os.environ.get("LCDP_TEST_DEMO_HOME")
+    if reuse:
+        return {"home": Path(reuse), "command": None, "summary": None}
+    home = tmp_path_factory.mktemp("demo") / "home"
+    command = f"{readme_commands()['demo']} --json {' '.join(DEMO_SIZE)}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LCDP_")} | {"LCDP_HOME": str(home)}
+    proc = subprocess.run(["bash", "-c", command], cwd=Path(__file__).resolve().parents[1], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return {"home": home, "command": command, "summary": last_json(proc)}

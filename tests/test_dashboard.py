@@ -1,5 +1,5 @@
-"""The policy dashboard end to end: ``lcdp demo`` data served by ``lcdp serve``, driven by
-Debian's headless Chromium through Playwright, checked by axe-core.
+"""The policy dashboard end to end: the suite's demo home (README's demo command) served by
+``lcdp serve``, driven by Debian's headless Chromium through Playwright, checked by axe-core.
 
 Screenshots go to ``LCDP_SCREENSHOT_DIR`` when it is set (README's come from there), else to
 the test's temporary folder; each page's time to interactive (navigation start to every chart
@@ -22,28 +22,24 @@ from lcdp.service.background import free_port, wait_healthy
 from tests.conftest import LCDP, last_json
 
 CHROMIUM = "/usr/bin/chromium"
-DEMO_KEY = "dashboard-test-key-0123456789"
 #: Hangul the font must draw as two different glyphs (no font: the same box twice)
 HANGUL = ("경", "기")
 
 
 def _cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LCDP_PSEUDONYM_KEY": DEMO_KEY}
     return subprocess.run([LCDP, "--home", str(home), "--json", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=dict(os.environ))
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """``lcdp demo`` at 300 businesses × 24 months (both models and all three products), then
-    ``lcdp serve`` on it, with an admin, a consumer granted spending and forecasts, and a
-    consumer granted nothing."""
-    reuse = os.environ.get("LCDP_TEST_DASHBOARD_HOME")  # a demo home kept while working on the pages
-    home = Path(reuse) if reuse else tmp_path_factory.mktemp("dashboard") / "home"
-    if not reuse:
-        demo = _cli(home, "demo", "--merchants", "300", "--months", "24", timeout=1500)
-        assert demo.returncode == 0, demo.stderr[-3000:]
-        assert {"spending", "risk", "forecasts"} <= set(last_json(demo)["exports"]), demo.stdout[-2000:]
+def served(demo_home):
+    """The suite's demo home (README's demo command at 300 businesses × 24 months: both models
+    and all three products), then ``lcdp serve`` on it, with an admin, a consumer granted
+    spending and forecasts, and a consumer granted nothing."""
+    home = demo_home["home"]
+    if demo_home["summary"] is not None:
+        demo = demo_home["summary"]
+        assert {"spending", "risk", "forecasts"} <= set(demo["exports"]), demo
     made = {}
     for name, role, subject in (("admin", "admin", "ops"), ("analyst", "consumer", "city-analyst"),
                                 ("stranger", "consumer", "no-grants")):
@@ -53,8 +49,7 @@ def served(tmp_path_factory):
     for product in ("spending", "forecasts"):
         assert _cli(home, "grants", "add", "--consumer", "city-analyst", "--product", product).returncode == 0
     port = free_port()
-    env = {**os.environ, "LCDP_PSEUDONYM_KEY": DEMO_KEY}
-    server = subprocess.Popen([LCDP, "--home", str(home), "serve", "--port", str(port)], env=env,
+    server = subprocess.Popen([LCDP, "--home", str(home), "serve", "--port", str(port)], env=dict(os.environ),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, server)
