@@ -4,22 +4,13 @@ command line's one line, the service's 404)."""
 
 from __future__ import annotations
 
-from lcdp.errors import UnknownName
+from lcdp.errors import UnknownName, UnknownProduct
 from schemas.lake import (
-    MODELS,
-    PRODUCTS,
-    TABLES,
-    Model,
-    Product,
-    Scores,
-    Table,
-    asset_uri,
-    export_triggers,
-    table_names,
+    MODELS, PRODUCTS, TABLES, Model, Product, Scores, Table, asset_uri, export_triggers, table_names,
 )
 
 __all__ = ["MODELS", "PRODUCTS", "TABLES", "Model", "Product", "Scores", "Table", "asset_uri",
-           "export_triggers", "model", "product", "table", "table_names"]
+           "export_triggers", "model", "model_names", "product", "product_names", "table", "table_names"]
 
 
 def _find(kind: str, entries: tuple, name: str):
@@ -43,4 +34,17 @@ def model(name: str) -> Model:
 
 
 def product(name: str) -> Product:
-    return _find("product", PRODUCTS, name)
+    found = next((entry for entry in PRODUCTS if entry.name == name), None)
+    if found is None:
+        raise UnknownProduct(f"no product {name!r} (products: {', '.join(product_names())})")
+    return found
+
+
+def product_names() -> list[str]:
+    """Every product's name, in catalog order."""
+    return [p.name for p in PRODUCTS]
+
+
+def model_names() -> list[str]:
+    """Every model's name (what ``lcdp train`` and ``lcdp score`` take), in declaration order."""
+    return [m.name for m in MODELS]

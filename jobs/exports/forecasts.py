@@ -11,12 +11,7 @@ from pyspark.sql import functions as F
 from jobs.exports import contributors
 from lcdp.exports.disclosure import ALL, DisclosureRules
 from lcdp.exports.product import (
-    Product,
-    ProductColumn,
-    industry_column,
-    month_column,
-    region_column,
-    region_name_column,
+    Product, ProductColumn, industry_column, month_column, region_column, region_name_column,
 )
 
 PRODUCT = Product(

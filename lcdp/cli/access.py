@@ -14,7 +14,7 @@ from lcdp.cli.context import GLOBAL_HELP, ctx_of, emit, err, out
 from lcdp.errors import NotFound, UsageError
 
 app = typer.Typer()
-PRODUCT_NAMES = ", ".join(p.name for p in declarations.PRODUCTS)
+PRODUCT_NAMES = ", ".join(declarations.product_names())
 
 keys_app = typer.Typer(help="API keys for partners, consumers and admins.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")

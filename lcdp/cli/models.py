@@ -13,7 +13,7 @@ from lcdp.cli.context import GLOBAL_HELP, ctx_of, emit, err, out
 from lcdp.errors import UnknownName, UsageError
 
 app = typer.Typer()
-MODEL_NAMES = tuple(m.name for m in declarations.MODELS)
+MODEL_NAMES = tuple(declarations.model_names())
 
 
 def _known(model: str) -> str:

@@ -14,7 +14,7 @@ from lcdp.cli.context import GLOBAL_HELP, ctx_of, emit, err, out
 from lcdp.errors import UnknownName, UsageError
 
 app = typer.Typer()
-PRODUCT_NAMES = ", ".join(p.name for p in declarations.PRODUCTS)
+PRODUCT_NAMES = ", ".join(declarations.product_names())
 
 
 @app.command(epilog=GLOBAL_HELP)

@@ -195,7 +195,7 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Requ
                 if not warmed.is_set():
                     warmed.set()
                     vega_bundle(settings)
-                    for name in (p.name for p in declarations.PRODUCTS):
+                    for name in declarations.product_names():
                         try:
                             data.product(settings, name)
                         except NotBuilt:

@@ -18,7 +18,7 @@ class GrantInfo(BaseModel):
 
 
 def _check(consumer: str, product: str, known: list[str] | None) -> None:
-    known = known if known is not None else [p.name for p in declarations.PRODUCTS]
+    known = known if known is not None else declarations.product_names()
     if not consumer or len(consumer) > 80:
         raise GrantError("the consumer id must be 1 to 80 characters")
     if product not in known:
@@ -52,7 +52,7 @@ def visible(db_url: str, role: str, subject: str) -> list[str]:
     """The products a key may read, in catalog order: all of them for an admin, those granted
     to the consumer for a consumer's key, none for a partner's. The export API, Delta Sharing
     and the dashboard all ask this."""
-    known = [p.name for p in declarations.PRODUCTS]
+    known = declarations.product_names()
     if role == Role.ADMIN:
         return known
     if role != Role.CONSUMER:

@@ -11,11 +11,7 @@ import datetime as dt
 from lcdp.declarations import Table
 from lcdp.lake import catalog
 from lcdp.pipeline.increments import (
-    changed_rows,
-    changed_transaction_months,
-    read,
-    spark,
-    transaction_months,
+    changed_rows, changed_transaction_months, read, spark, transaction_months,
 )
 from lcdp.pipeline.outcome import Refresh, RefreshMode
 from lcdp.pipeline.resolve import new_version

@@ -39,7 +39,7 @@ class ScoreResult(BaseModel):
 
 def names() -> list[str]:
     """The models ``lcdp train`` and ``lcdp score`` take, in declaration order."""
-    return [m.name for m in declarations.MODELS]
+    return declarations.model_names()
 
 
 def trainer(name: str) -> ModuleType:

@@ -18,7 +18,7 @@ from deltalake import CommitProperties, write_deltalake
 from pydantic import BaseModel
 
 from lcdp import declarations, log
-from lcdp.errors import ExportUnavailable, UnknownName, UnknownProduct
+from lcdp.errors import ExportUnavailable
 from lcdp.exports.disclosure import DisclosureReport, protect
 from lcdp.exports.product import Product
 from lcdp.exports.publish import published
@@ -46,15 +46,12 @@ class ExportResult(BaseModel):
 
 def names() -> list[str]:
     """Every product's name, in catalog order."""
-    return [p.name for p in declarations.PRODUCTS]
+    return declarations.product_names()
 
 
 def module(name: str) -> ModuleType:
-    """The product's module (``PRODUCT`` and ``cells``)."""
-    try:
-        return import_module(declarations.product(name).module)
-    except UnknownName as exc:
-        raise UnknownProduct(str(exc)) from None
+    """The product's module (``PRODUCT`` and ``cells``); ``UnknownProduct`` names the known ones."""
+    return import_module(declarations.product(name).module)
 
 
 def products() -> dict[str, ModuleType]:

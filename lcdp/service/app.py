@@ -31,20 +31,8 @@ from lcdp.contracts import get_contract
 from lcdp.dashboard import routes as dashboard_routes
 from lcdp.dashboard import session as dashboard_session
 from lcdp.errors import (
-    BadRequest,
-    DeliveryRefused,
-    DeliveryTooLarge,
-    Forbidden,
-    LcdpError,
-    NotFound,
-    PageRefused,
-    Refused,
-    RequestTimeout,
-    SharingError,
-    Unauthorized,
-    UnexpectedError,
-    UnsupportedMediaType,
-    WebRefusal,
+    BadRequest, DeliveryRefused, DeliveryTooLarge, Forbidden, LcdpError, NotFound, PageRefused, Refused,
+    RequestTimeout, SharingError, Unauthorized, UnexpectedError, UnsupportedMediaType, WebRefusal,
 )
 from lcdp.exports.files import spreadsheet_safe
 from lcdp.ingest import ingest_landed, new_upload_id

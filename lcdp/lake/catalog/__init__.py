@@ -15,41 +15,14 @@ from lcdp.errors import UnknownTable
 from lcdp.lake.catalog.changes import changed_files, data_changed, uploads_between
 from lcdp.lake.catalog.commits import VersionWrite, commit_files, new_data_file, new_version, write_data_file
 from lcdp.lake.catalog.delta import (
-    compact,
-    delete_upload,
-    delta,
-    ensure,
-    files,
-    history,
-    row_count,
-    to_arrow,
-    vacuum,
-    version,
+    compact, delete_upload, delta, ensure, files, history, row_count, to_arrow, vacuum, version,
 )
+from lcdp.lake.catalog.spark import _checkpointed_after as _checkpointed_after  # the engine's gap, tested directly
 from lcdp.lake.catalog.spark import (
-    _checkpointed_after as _checkpointed_after,  # the engine's time-travel gap, tested directly
-)
-from lcdp.lake.catalog.spark import (
-    append,
-    create_empty,
-    merge,
-    overwrite_where,
-    read,
-    replace_rows,
-    stage,
-    staging,
+    append, create_empty, merge, overwrite_where, read, replace_rows, stage, staging,
 )
 from lcdp.lake.catalog.tables import (
-    EXPORT_TABLES,
-    GOLD_TABLES,
-    LAYERS,
-    SCORE_TABLES,
-    SILVER_TABLES,
-    Table,
-    bronze,
-    quarantine,
-    table,
-    tables,
+    EXPORT_TABLES, GOLD_TABLES, LAYERS, SCORE_TABLES, SILVER_TABLES, Table, bronze, quarantine, table, tables,
 )
 
 __all__ = [
