@@ -2,7 +2,17 @@
 # Set up the platform on a fresh machine: a virtual environment in .venv with the exact,
 # tested-together versions of requirements.lock, and the platform itself (editable).
 # Safe to run again: an up-to-date environment is left as it is.
+# --tests: also the PostgreSQL the test suite needs (infra/test-postgres.sh), as README's test
+# command asks.
 set -euo pipefail
+TESTS=0
+for arg in "$@"; do
+  case $arg in
+    --tests) TESTS=1 ;;
+    -h|--help) echo "usage: bash infra/bootstrap.sh [--tests]  (--tests: also start the test suite's PostgreSQL)"; exit 0 ;;
+    *) echo "bootstrap.sh: unknown option '$arg' (known: --tests)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 # The dashboard's browser tests drive Debian's Chromium (Playwright never downloads one), and
@@ -31,4 +41,7 @@ $UV pip sync --quiet --compile-bytecode --python .venv-sharing/bin/python infra/
 # place (Alembic; lcdp up and every command that opens the database do the same)
 if [ -n "${LCDP_HOME:-}" ] && [ -d "${LCDP_HOME}" ]; then
   .venv/bin/lcdp db upgrade
+fi
+if [ "$TESTS" = 1 ]; then
+  bash infra/test-postgres.sh
 fi

@@ -8,6 +8,8 @@ own) reads them here, without importing the supervisor.
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 
 import psutil
@@ -54,3 +56,19 @@ def running_url(settings: Settings, name: str) -> str | None:
     """The address of the home's service ``name`` when it is running, else None."""
     state = read_state(settings, name)
     return state.url if state is not None and alive(state) else None
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host:port`` now, or None when it can. Bound with
+    ``SO_REUSEADDR``, as uvicorn and the other servers bind: a port whose last connections
+    wait out TIME_WAIT (after a browser or keep-alive client) is free to them, and must be
+    here, or ``lcdp down && lcdp up`` would refuse a port nothing listens on."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is taken by another program"
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None

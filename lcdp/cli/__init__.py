@@ -46,7 +46,7 @@ def main(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option("--home", envvar="LCDP_HOME", help="Platform home (lake, landing, metadata, Airflow).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line of stdout.")] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "WARNING",
+    log_level: Annotated[str, typer.Option("--log-level", help="Level of the logs on stderr: DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:

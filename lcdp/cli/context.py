@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from lcdp.settings import Settings
@@ -47,6 +48,20 @@ class Ctx:
 
 def ctx_of(ctx: typer.Context) -> Ctx:
     return ctx.obj
+
+
+def help_section(title: str, rows: Callable[[], list[tuple[str, str]]]) -> type[TyperCommand]:
+    """A command class (``@app.command(cls=...)``) whose help adds a section of ``rows`` (term,
+    meaning) after its description. The rows are computed only when the help is shown: they
+    may read files (the contracts) that no other invocation of the CLI should wait for."""
+
+    class WithSection(TyperCommand):
+        def format_help_text(self, ctx, formatter) -> None:
+            super().format_help_text(ctx, formatter)
+            with formatter.section(title):
+                formatter.write_dl(rows())
+
+    return WithSection
 
 
 def emit(c: Ctx, payload: Any, render: Callable[[], None]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lcdp.cli.context import GLOBAL_HELP, ctx_of, emit, err, out, progress
+from lcdp.cli.context import GLOBAL_HELP, ctx_of, emit, err, help_section, out, progress
 from lcdp.errors import DeliveryRefused, UsageError
 
 app = typer.Typer()
@@ -20,9 +20,9 @@ def generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write partner files, truth and manifest into.")],
     merchants: Annotated[int, typer.Option(min=10, help="Businesses in the generated world.")] = 1000,
     months: Annotated[int, typer.Option(min=1, max=72, help="Months of history (the credit model needs 21 or more, the spending model 18).")] = 36,
-    seed: int = 7,
+    seed: Annotated[int, typer.Option(help="Seed of the generated world: the same seed and start give the same files.")] = 7,
     start: Annotated[str | None, typer.Option(
-        help="First month, YYYY-MM. [default: 2024-01, or later if the months would not end by last month]",
+        help="First month, YYYY-MM. [default: 2023-01, or earlier for a history too long to end by 2025-12]",
         show_default=False)] = None,
     dirty: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of records to corrupt with real-world faults.")] = 0.0,
 ) -> None:
@@ -50,14 +50,27 @@ def generate(
     emit(c, {"out": str(out_dir), "feeds": summary, "manifest": str(out_dir / "manifest.json")}, render)
 
 
-@app.command(epilog=GLOBAL_HELP)
+def _contract_rows() -> list[tuple[str, str]]:
+    """Each contract's partner and dataset with its description, format and version: what
+    ``lcdp ingest --help`` lists, read from schemas/ when the help is shown."""
+    from lcdp.contracts import load_contracts
+
+    return [(f"{partner} {dataset}", f"{k.description.strip()} ({k.format.kind}, contract v{k.version})")
+            for (partner, dataset), k in sorted(load_contracts().items())]
+
+
+@app.command(epilog=GLOBAL_HELP,
+             cls=help_section("Partners and their datasets (their columns: 'lcdp contracts')",
+                              _contract_rows))
 def ingest(
     ctx: typer.Context,
-    partner: str,
-    dataset: str,
+    partner: Annotated[str, typer.Argument(help="The partner delivering (one of those listed above).", show_default=False)],
+    dataset: Annotated[str, typer.Argument(help="The partner's dataset the files hold (listed above).", show_default=False)],
     paths: Annotated[list[Path], typer.Argument(help="Files (or folders of files) to deliver, as one batch.")],
 ) -> None:
-    """Ingest a delivery: prints its receipt. Exit 2 when the delivery is refused whole."""
+    """Ingest a partner's delivery and print its receipt: its files are parsed and validated
+    against the dataset's contract, valid rows go to bronze, the others to quarantine with their
+    reasons. Exit 2 when the delivery is refused whole."""
     from schemas import feed_problem
 
     c = ctx_of(ctx)

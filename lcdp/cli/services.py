@@ -1,5 +1,6 @@
-"""The platform as services on this machine: ``serve`` (the API), ``up``/``ps``/``down`` (every
-service, supervised), and ``db upgrade`` (the metadata database's schema)."""
+"""The platform as services on this machine: ``serve`` (the API and the dashboard),
+``up``/``ps``/``down`` (every service, supervised), and ``db upgrade`` (the metadata database's
+schema)."""
 
 from __future__ import annotations
 
@@ -17,22 +18,22 @@ app = typer.Typer()
 @app.command(epilog=GLOBAL_HELP)
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Default: LCDP_SERVICE_PORT (8700).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on. Default: LCDP_SERVICE_PORT (8700).")] = None,
 ) -> None:
-    """Run the platform API: partner uploads, the consumers' export API and Delta Sharing
-    (OpenAPI at /docs and /openapi.json, health at /healthz)."""
-    import socket
+    """Run the platform's web service: the policy dashboard and the API. On one address: the
+    dashboard for provincial and city staff at /dashboard (sign in with a consumer or admin key:
+    'lcdp keys create'), partner uploads (/v1/uploads), the consumers' export API
+    (/v1/products), Delta Sharing (/delta-sharing), the API's docs at /docs and /openapi.json,
+    health at /healthz."""
+    from lcdp.runstate import bind_problem
 
     c = ctx_of(ctx)
     port = port or c.settings.service_port
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            probe.bind((host, port))
-    except OSError as exc:
-        if exc.errno == 98:  # EADDRINUSE
-            raise UsageError(f"port {port} on {host} is taken (another 'lcdp serve'?); choose another with --port") from None
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    problem = bind_problem(host, port)
+    if problem is not None:
+        taken = "is taken" in problem
+        raise UsageError(f"{problem} (another 'lcdp serve'?); choose another with --port" if taken else problem)
     import uvicorn
 
     from lcdp.service import create_app
