@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
@@ -138,22 +139,25 @@ def test_the_admin_sees_every_page_drawn_from_loopback_with_the_export_apis_figu
         if name == "overview":
             _check_overview(visit, served)
         if name in ("overview", "risk"):
-            # the map draws all 31 시군 (the base layer: every region, suppressed ones grey)
-            map_id = "#map" if name == "overview" else "#risk-map"
-            layers = visit.page.locator(f"{map_id} g.mark-shape")
-            assert layers.first.locator("path").count() == len(reference().sigun) == 31
-            # a region without a published value is grey and "suppressed" in the table, never 0
-            colored = layers.nth(1).locator("path").count()
-            table = visit.page.locator(f"{map_id} ~ details tbody tr")
-            assert table.count() == 31
-            suppressed = visit.page.locator(f"{map_id} ~ details tbody tr td:nth-child(2).suppressed").count()
-            assert 0 < colored < 31 and suppressed == 31 - colored, (colored, suppressed)
+            _check_map(visit.page, "#map" if name == "overview" else "#risk-map", "비공개")
+        if name == "overview":
+            # amounts on axes and legends in the page's units: "결제액 (억원)" over 1.2, 18
+            assert re.search(r"\((억원|만원)\)", _texts(visit.page, "#industries .role-axis-title text")), name
+            assert re.search(r"\((억원|만원)\)", _texts(visit.page, "#map .role-legend-title text")), name
+            _check_bars(visit.page, "#industries", "비공개")
         if name == "overview-en":
             assert visit.page.inner_text("h1") == "Overview" and "KRW" in visit.page.inner_text("[data-figure=spending]")
+            assert re.search(r"\(KRW( M| bn)?\)", _texts(visit.page, "#industries .role-axis-title text"))
+            _check_map(visit.page, "#map", "withheld")
         if name == "region":
             heading = visit.page.inner_text("h1")
             assert heading == "수원시"
             assert visit.page.locator("#forecast svg").count() == 1  # the forecast drawn
+            assert re.search(r"\((억원|만원)\)", _texts(visit.page, "#by-industry .role-axis-title text"))
+            _check_lines_break(visit.page)
+            _check_bars(visit.page, "#age-band", "비공개")
+        if name == "risk":
+            _check_stacked(visit.page, "#risk-industry")
     visit.open("/dashboard?lang=ko")
     assert _hangul_drawn(visit.page)
     assert visit.page.inner_text("nav") == "개요\n위험\n데이터 상태"
@@ -164,6 +168,63 @@ def test_the_admin_sees_every_page_drawn_from_loopback_with_the_export_apis_figu
     (shots / "timings.json").write_text(json.dumps({"interactive_ms": timings}, indent=1) + "\n")
     print("dashboard time to interactive (ms):", timings)
     visit.close()
+
+
+def _texts(page, selector: str) -> str:
+    """The text a chart's SVG draws under ``selector``, one line each."""
+    return "\n".join(page.locator(selector).all_text_contents())
+
+
+def _check_map(page, map_id: str, withheld: str) -> None:
+    """All 31 시군 drawn (the base layer); a region without a published value is grey under
+    the legend entry ``withheld`` and "suppressed" in the table, never 0. (In a world where
+    every region is published there is no grey layer and no such entry.)"""
+    layers = page.locator(f"{map_id} g.mark-shape")
+    assert layers.first.locator("path").count() == len(reference().sigun) == 31
+    colored = layers.nth(1).locator("path").count()
+    grey = layers.nth(2).locator("path").count() if layers.count() > 2 else 0
+    assert page.locator(f"{map_id} ~ details tbody tr").count() == 31
+    suppressed = page.locator(f"{map_id} ~ details tbody tr td:nth-child(2).suppressed").count()
+    assert 0 < colored and colored + grey == 31 and suppressed == grey, (colored, grey, suppressed)
+    legend = page.locator(f"{map_id} .role-legend text").all_text_contents()
+    assert (withheld in legend) == (suppressed > 0), (legend, suppressed)
+
+
+def _check_bars(page, chart_id: str, withheld: str) -> None:
+    """A bar chart keeps every category of its table on its axis; a suppressed one has no bar
+    and is marked ``withheld``."""
+    categories = page.locator(f"{chart_id} ~ details tbody tr td:first-child").all_text_contents()
+    suppressed = page.locator(f"{chart_id} ~ details tbody tr td:nth-child(2).suppressed").count()
+    assert page.locator(f"{chart_id} g.mark-rect.role-mark path").count() == len(categories) - suppressed
+    assert page.locator(f"{chart_id} g.mark-text.role-mark text").all_text_contents() == [withheld] * suppressed
+    labels = page.locator(f"{chart_id} .role-axis-label text").all_text_contents()
+    assert all(c in labels for c in categories), (categories, labels)
+
+
+def _check_lines_break(page) -> None:
+    """Each industry's line on the region page is drawn in as many pieces as it has runs of
+    published months: broken at a suppressed month, never drawn across it."""
+    runs, last = {}, {}
+    rows = sorted(page.locator("#by-industry ~ details tbody tr").evaluate_all(
+        "rows => rows.map(r => Array.from(r.cells).map(c => [c.textContent, c.classList.contains('suppressed')]))"))
+    for (month, _), (industry, _), (_, suppressed) in rows:
+        if not suppressed and not last.get(industry):
+            runs[industry] = runs.get(industry, 0) + 1
+        last[industry] = not suppressed
+    paths = page.locator("#by-industry g.mark-line path").evaluate_all("ps => ps.map(p => p.getAttribute('d') || '')")
+    assert sum(d.count("M") for d in paths) == sum(runs.values()), (runs, paths)
+
+
+def _check_stacked(page, chart_id: str) -> None:
+    """Every column of a stacked share chart reaches 100 %; where a band is suppressed the
+    withheld share is its own band, named in the legend."""
+    heights = page.evaluate("""(sel) => { const cols = {};
+        for (const p of document.querySelectorAll(sel)) { const b = p.getBBox();
+            cols[Math.round(b.x)] = (cols[Math.round(b.x)] || 0) + b.height; }
+        return Object.values(cols); }""", f"{chart_id} g.mark-rect.role-mark path")
+    assert heights and max(heights) - min(heights) < 1.5, heights
+    suppressed = page.locator(f"{chart_id} ~ details td.suppressed").count()
+    assert ("비공개" in page.locator(f"{chart_id} .role-legend text").all_text_contents()) == (suppressed > 0)
 
 
 def _check_overview(visit: Visit, served) -> None:

@@ -242,20 +242,22 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Requ
             return refused
         yoy = measure == "yoy"
         m = _ym(view.month)
-        values = [{"sigun_cd": r.code, "value": r.yoy if yoy else r.spending,
+        unit = t.money_unit(r.spending for r in view.regions)
+        values = [{"sigun_cd": r.code, "value": r.yoy if yoy else unit(r.spending),
                    "label": t.percent(r.yoy, signed=True) if yoy else t.won(r.spending),
                    "href": f"/dashboard/region/{r.code}?month={m}"} for r in view.regions]
         title = t("map_yoy") if yoy else t("map_spending")
         region_map = Chart("map", f"{title} · {t.month(view.month)}",
-                           charts.choropleth(title, values, t("yoy") if yoy else t("spending"), percent=yoy,
-                                             diverging=yoy),
+                           charts.choropleth(title, values, t("yoy") if yoy else unit.title(t("spending")),
+                                             t("suppressed"), percent=yoy, diverging=yoy),
                            [t("region"), t("spending"), t("yoy")],
                            [[t.region(r.code), t.won(r.spending), t.percent(r.yoy, signed=True)] for r in view.regions],
                            _download("spending", industry=ALL, month_from=m, month_to=m), t("map_help"))
+        unit = t.money_unit(i.spending for i in view.industries)
         industry_bars = Chart("industries", f"{t('industry')} · {t('spending')}",
-                              charts.bars(t("industry"), [{"category": t.industry(i.code), "value": i.spending,
+                              charts.bars(t("industry"), [{"category": t.industry(i.code), "value": unit(i.spending),
                                                            "label": t.won(i.spending)} for i in view.industries],
-                                          t("industry"), t("spending")),
+                                          t("industry"), unit.title(t("spending")), t("suppressed")),
                               [t("industry"), t("spending"), t("yoy")],
                               [[t.industry(i.code), t.won(i.spending), t.percent(i.yoy, signed=True)]
                                for i in view.industries],
@@ -308,29 +310,37 @@ class _Who:
 
 def _region_charts(t: Text, view: data.Region) -> list[Chart]:
     code, m = view.code, _ym(view.month)
-    series = [{"month": r["month"].isoformat(), "series": t.industry(r["industry_code"]), "value": r["spending"],
-               "label": t.won(r["spending"])} for r in view.by_industry]
-    out = [Chart("by-industry", t("by_industry"), charts.lines(t("by_industry"), series, t("industry"), t("spending")),
+    unit = t.money_unit(r["spending"] for r in view.by_industry)
+    series = [{"month": r["month"].isoformat(), "series": t.industry(r["industry_code"]),
+               "value": unit(r["spending"]), "label": t.won(r["spending"])} for r in view.by_industry]
+    out = [Chart("by-industry", t("by_industry"),
+                 charts.lines(t("by_industry"), series, t("industry"), unit.title(t("spending"))),
                  [t("month"), t("industry"), t("spending")],
                  [[_ym(r["month"]), t.industry(r["industry_code"]), t.won(r["spending"])] for r in view.by_industry],
                  _download("spending", region=code))]
     if view.forecasts is not None:
-        actual = [{"month": r["month"].isoformat(), "value": r["spending"]} for r in view.total]
-        predicted = [{**r, "month": r["month"].isoformat()} for r in view.forecasts]
+        unit = t.money_unit([r["spending"] for r in view.total]
+                            + [r[k] for r in view.forecasts for k in ("forecast", "lower", "upper")])
+        actual = [{"month": r["month"].isoformat(), "value": unit(r["spending"])} for r in view.total]
+        predicted = [{"month": r["month"].isoformat(), **{k: unit(r[k]) for k in ("forecast", "lower", "upper")}}
+                     for r in view.forecasts]
         rows = [[_ym(r["month"]), t("actual"), t.won(r["spending"]), "", ""] for r in view.total]
         rows += [[_ym(r["month"]), t("forecast"), t.won(r["forecast"]),
                   t.won(r["lower"]) if r["lower"] is not None else "", t.won(r["upper"]) if r["upper"] is not None else ""]
                  for r in view.forecasts]
         out.append(Chart("forecast", t("forecast_title"),
-                         charts.forecast(t("forecast_title"), actual, predicted, t("spending"), t("actual"), t("forecast")),
+                         charts.forecast(t("forecast_title"), actual, predicted, unit.title(t("spending")), t("actual"),
+                                         t("forecast")),
                          [t("month"), "", t("spending"), t("lower"), t("upper")], rows,
                          _download("forecasts", region=code, industry=ALL)))
     for key in ("age_band", "gender", "hour_band", "day_type"):
         cells = view.breakdowns[key]
         title = f"{t(key)} · {t.month(view.month)}"
+        unit = t.money_unit(c["spending"] for c in cells)
         out.append(Chart(key.replace("_", "-"), title,
-                         charts.bars(title, [{"category": t.category(c["category"]), "value": c["spending"],
-                                              "label": t.won(c["spending"])} for c in cells], t(key), t("spending")),
+                         charts.bars(title, [{"category": t.category(c["category"]), "value": unit(c["spending"]),
+                                              "label": t.won(c["spending"])} for c in cells], t(key),
+                                     unit.title(t("spending")), t("suppressed")),
                          [t(key), t("spending"), t("cardholders")],
                          [[t.category(c["category"]), t.won(c["spending"]), t.count(c["cardholders"])] for c in cells],
                          _download("spending", region=code, industry=ALL, month_from=m, month_to=m)))
@@ -347,23 +357,23 @@ def _risk_charts(t: Text, view: data.Risk) -> list[Chart]:
     values = [{"sigun_cd": r["sigun_cd"], "value": r["high_share"], "label": t.percent(r["high_share"]),
                "href": f"/dashboard/region/{r['sigun_cd']}"} for r in view.regions]
     title = f"{t('risk_map')} · {t.month(view.month)}"
-    out = [Chart("risk-map", title, charts.choropleth(t("risk_map"), values, t("high_risk_share"), percent=True,
-                                                         scheme="oranges"),
+    out = [Chart("risk-map", title, charts.choropleth(t("risk_map"), values, t("high_risk_share"), t("suppressed"),
+                                                         percent=True, scheme="oranges"),
                  [t("region"), t("high_risk_share"), t("businesses")],
                  [[t.region(r["sigun_cd"]), t.percent(r["high_share"]), t.count(r["businesses"])] for r in view.regions],
                  _download("risk", industry=ALL, month_from=m, month_to=m), t("map_help"))]
     bars = [{"x": t.industry(r["industry_code"]), "band": r["risk_band"], "value": r["share"],
              "label": t.percent(r["share"])} for r in view.industries]
     out.append(Chart("risk-industry", f"{t('risk_industry')} · {t.month(view.month)}",
-                     charts.stacked(t("risk_industry"), bars, "x", t("industry"), color_title=t("risk_band"),
-                                    y_title=t("share")),
+                     charts.stacked(t("risk_industry"), bars, "x", t("industry"), t("suppressed"),
+                                    color_title=t("risk_band"), y_title=t("share"), bands=view.bands),
                      [t("industry"), t("risk_band"), t("share")], [[b["x"], b["band"], b["label"]] for b in bars],
                      _download("risk", region=ALL, month_from=m, month_to=m)))
     trend = [{"x": r["month"].isoformat(), "band": r["risk_band"], "value": r["share"], "label": t.percent(r["share"])}
              for r in view.trend]
     out.append(Chart("risk-trend", t("risk_trend"),
-                     charts.stacked(t("risk_trend"), trend, "x", t("month"), x_type="temporal",
-                                    color_title=t("risk_band"), y_title=t("share")),
+                     charts.stacked(t("risk_trend"), trend, "x", t("month"), t("suppressed"), x_type="temporal",
+                                    color_title=t("risk_band"), y_title=t("share"), bands=view.bands),
                      [t("month"), t("risk_band"), t("share")], [[r["x"][:7], r["band"], r["label"]] for r in trend],
                      _download("risk", region=ALL, industry=ALL)))
     return out

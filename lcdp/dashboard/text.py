@@ -1,13 +1,16 @@
 """The dashboard's words in Korean (first) and English, and how it writes numbers.
 
 Amounts follow Korean usage in Korean (만원 below 1억, then 억원: ``12.3억원``), and
-international usage in English (``KRW 1.23 bn``). A suppressed cell is written as suppressed,
+international usage in English (``KRW 1.23 bn``); a chart's axis and legend use the same
+units (``Text.money_unit``). A suppressed cell is written as suppressed (비공개, "withheld"),
 never as a number.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from lcdp.contracts import reference
 
@@ -68,9 +71,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "high_risk_share": ("고위험 비중", "High-risk share"),
     "table_view": ("표로 보기", "Table view"),
     "download": ("CSV 내려받기", "Download CSV"),
-    "suppressed": ("비공개", "suppressed"),
+    "suppressed": ("비공개", "withheld"),
     "suppressed_note": ("비공개: 개인이나 개별 가맹점이 드러날 수 있어 공개하지 않는 칸 (0이 아님)",
-                        "Suppressed: cells that could single out a person or a merchant (not zero)"),
+                        "Withheld: cells that could single out a person or a merchant (not zero)"),
     "not_granted": ("이 화면의 데이터 상품이 이 키에 허용되지 않았습니다", "This page's data product is not granted to this key"),
     "not_built": ("데이터 상품이 아직 만들어지지 않았습니다 (lcdp export).", "The data product has not been built yet (lcdp export)."),
     "admin_only": ("데이터 상태는 관리자만 볼 수 있습니다.", "Data health is for admins only."),
@@ -106,6 +109,30 @@ WORDS: dict[str, tuple[str, str]] = {
     "interval": ("예측 구간", "interval"),
 }
 
+#: a chart's money units per language, largest first: (won in one unit, its name); the same
+#: steps as ``Text.won``
+MONEY_UNITS: dict[str, tuple[tuple[float, str], ...]] = {
+    "ko": ((1e8, "억원"), (1e4, "만원"), (1, "원")),
+    "en": ((1e9, "KRW bn"), (1e6, "KRW M"), (1, "KRW")),
+}
+
+
+@dataclass(frozen=True)
+class MoneyUnit:
+    """The unit a chart draws amounts in: ``name`` for its titles, ``won`` won to one unit."""
+
+    name: str
+    won: float
+
+    def __call__(self, amount: float | int | None) -> float | None:
+        """``amount`` (won) in this unit; None (suppressed) stays None."""
+        return None if amount is None else float(amount) / self.won
+
+    def title(self, measure: str) -> str:
+        """An axis or legend title: ``결제액 (억원)``."""
+        return f"{measure} ({self.name})"
+
+
 CATEGORIES: dict[str, tuple[str, str]] = {
     "M": ("남성", "men"), "F": ("여성", "women"), "남": ("남성", "men"), "여": ("여성", "women"),
     "weekday": ("주중", "weekday"), "weekend": ("주말", "weekend"), "none": ("본인 부담", "own money"),
@@ -137,6 +164,14 @@ class Text:
         if abs(x) >= 1e6:
             return f"KRW {x / 1e6:,.1f} M"
         return f"KRW {x:,.0f}"
+
+    def money_unit(self, amounts: Iterable[float | int | None]) -> MoneyUnit:
+        """The unit to draw ``amounts`` in: the largest of the language's units (억원 or 만원;
+        KRW bn or M) that the largest amount reaches, so an axis reads 1.2 and 18, not 120M."""
+        top = max((abs(float(a)) for a in amounts if a is not None), default=0.0)
+        units = MONEY_UNITS[self.lang]
+        won, name = next(((won, name) for won, name in units if top >= won), units[-1])
+        return MoneyUnit(name, won)
 
     def count(self, n: int | None) -> str:
         return self("suppressed") if n is None else f"{int(n):,}"
