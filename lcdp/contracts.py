@@ -149,6 +149,7 @@ class Contract(BaseModel):
 class Reference(BaseModel):
     program_start: dt.date
     sigun: dict[str, str]
+    sigun_en: dict[str, str] = {}  # code -> English name, for the data dictionary
     industry: dict[str, dict[str, str]] = {}  # code -> {"ko": name, "en": name}, for display
 
     def values(self, name: str) -> list[str]:

@@ -132,6 +132,28 @@ def test_lcdp_export_writes_every_format_and_refuses_wrong_input(lake, built, tm
     assert parquet.schema.field("month").type == pa.date32()
     assert {r["sigun_name"] for r in from_json} >= {"경기도 전체", "수원시"}
 
+    # every folder carries its data dictionary, in Korean and English, with the rules the code applies
+    for fmt in files.FORMATS:
+        readme = (tmp_path / fmt / "README.md").read_text(encoding="utf-8")
+        assert "자료 사전" in readme and "data dictionary" in readme and f"spending.{fmt}" in readme
+        for name, declared in products().items():
+            machine = json.loads((tmp_path / fmt / f"{name}.dictionary.json").read_text(encoding="utf-8"))
+            rules = declared.PRODUCT.rules
+            assert machine["suppression"]["parameters"] == rules.model_dump(mode="json")
+            assert machine["build"]["version"] == built[name].version
+            assert [c["name"] for c in machine["columns"]] == pq.read_table(tmp_path / "parquet" / f"{name}.parquet").column_names
+            assert all(c["title"]["ko"] and c["title"]["en"] for c in machine["columns"])
+            assert machine["codes"]["industry_code"]["4711"] == {"ko": "슈퍼마켓", "en": "supermarket"}
+            assert machine["codes"]["sigun_cd"]["41110"] == {"ko": "수원시", "en": "Suwon-si"}
+            assert machine["codes"]["sigun_cd"]["ALL"]["ko"] == "경기도 전체"
+            for column, minimum in rules.min_contributors.items():
+                assert any(f"fewer than {minimum} " in r["en"] for r in machine["suppression"]["rules"]), column
+                assert f"{minimum}" in readme
+            assert f"±{rules.protection:.0%}" in readme
+    forecasts_csv = list(csv.DictReader(io.StringIO((tmp_path / "csv" / "forecasts.csv").read_text(encoding="utf-8-sig"))))
+    for row in forecasts_csv:  # whole won, interval bounds included
+        assert all(re.fullmatch(r"-?\d*", row[c]) for c in ("forecast", "lower", "upper")), row
+
     for args, message in ((["export", "nope"], "no product 'nope' (products: spending, risk, forecasts)"),
                           (["export", "--format", "xlsx"], "unknown format 'xlsx' (known: csv, parquet, json)"),
                           (["export", "--out", str(tmp_path / "csv" / "spending.csv")], "is a file, not a folder")):
@@ -155,6 +177,92 @@ def test_text_that_would_start_a_formula_is_neutralized():
     rows = list(csv.reader(io.StringIO(text)))
     assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "20대", ""]
     assert [r[1] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6", ""]  # numbers stay numbers
+
+
+def test_every_code_has_its_korean_name_beside_it_and_amounts_are_whole_won(lake, built):
+    from lcdp.contracts import reference
+
+    industries = reference().industry
+    for name, module in products().items():
+        declared = module.PRODUCT
+        table = catalog.to_arrow(built[name].table, lake)
+        rows = table.to_pylist()
+        names = [c.name for c in declared.columns]
+        assert {"sigun_name", "industry_name"} <= set(names), name
+        for column in declared.columns:
+            if column.names:  # right beside its code, with the code list's Korean name
+                assert names.index(column.name) == names.index(column.names) + 1, (name, column.name)
+                coded = declared.column(column.names)
+                for row in rows[:2000]:
+                    assert row[column.name] == coded.name_of(row[column.names]), (name, row)
+            if column.codes:  # every value the data holds is in the column's code list
+                values = {v for v in table.column(column.name).to_pylist() if v is not None}
+                assert values <= set(column.codes), (name, column.name, values - set(column.codes))
+            if column.unit == "won" or column.type == "int":
+                assert table.schema.field(column.name).type == pa.int64(), (name, column.name)
+        assert {r["industry_name"] for r in rows if r["industry_code"] == "ALL"} == {"전체 업종"}
+        assert {r["industry_name"] for r in rows if r["industry_code"] == "4711"} <= {industries["4711"]["ko"]}
+    risk = catalog.to_arrow("gold.export_risk", lake).to_pandas()
+    assert set(risk["risk_band"]) <= {"A", "B", "C", "D", "E", "ALL"} and len(set(risk["risk_band"])) > 1
+    assert dict(zip(risk["risk_band"], risk["risk_band_name"]))["ALL"] == "전체 등급"
+    assert {b: n for b, n in zip(risk["risk_band"], risk["risk_band_name"])}.items() <= {
+        "A": "매우 낮음", "B": "낮음", "C": "보통", "D": "높음", "E": "매우 높음", "ALL": "전체 등급"}.items()
+    spending = catalog.to_arrow("gold.export_spending", lake).to_pandas()
+    genders = spending.loc[spending["breakdown"] == "gender", "category"]
+    assert set(genders.dropna()) <= {"남", "여", "ALL"} and set(genders.dropna()) & {"남", "여"}
+    assert set(spending.loc[spending["category"] == "여", "category_name"]) == {"여성"}
+    # forecasts in whole won whose margins still add up: the province is the sum of its regions
+    forecasts = catalog.to_arrow("gold.export_forecasts", lake).to_pandas()
+    whole = forecasts[forecasts["industry_code"] == "ALL"]
+    for month, part in whole.groupby("month"):
+        regions = part[part["sigun_cd"] != "ALL"]
+        if regions["forecast"].notna().all() and len(regions):
+            assert regions["forecast"].sum() == part.loc[part["sigun_cd"] == "ALL", "forecast"].iloc[0], month
+
+
+def test_the_same_cells_in_another_order_get_the_same_suppressed_cells(lake, built):
+    """The cells of a build, counted again and shuffled (as a compaction reorders the data
+    files they are read from), protect to the same suppressed cells."""
+    from lcdp import declarations
+    from lcdp.exports.disclosure import protect
+    from lcdp.lake import engine
+
+    module = products()["risk"]
+    declared = module.PRODUCT
+    spark = engine.spark(lake)
+    frames = {t: catalog.read(spark, t, lake, v) for t, v in built["risk"].inputs.items()}
+    assert set(frames) == set(declarations.product("risk").sources)
+    cells = module.cells(frames)
+    dims = [c.name for c in declared.dimensions]
+
+    def hidden(order) -> set[tuple]:
+        out, _ = protect(order, declared.structure(), declared.rules)
+        keys = out.loc[out["status"] != "published", dims].astype(object)
+        return set(keys.where(keys.notna(), None).itertuples(index=False, name=None))
+
+    first = hidden(cells)
+    assert first and first == hidden(cells.sample(frac=1, random_state=3)) == hidden(cells.iloc[::-1])
+    published = catalog.to_arrow("gold.export_risk", lake).to_pandas()
+    stored = published.loc[published["status"] == "suppressed", dims].astype(object)
+    assert set(stored.where(stored.notna(), None).itertuples(index=False, name=None)) == first
+
+
+def test_the_dictionary_describes_categories_as_the_data_holds_them():
+    """The catalog's code lists come from the contracts: gender is 남/여 as the card partner
+    delivers it, not F/M."""
+    from jobs.exports import spending
+    from lcdp.exports import dictionary
+
+    entry = dictionary.catalog_entry(spending.PRODUCT, ("silver.transactions",))
+    category = entry["codes"]["category"]
+    assert category["남"] == {"ko": "남성", "en": "men"} and category["여"]["ko"] == "여성"
+    assert not {"F", "M"} & set(category)
+    assert {"20대", "11-13", "weekend", "none", "ALL"} <= set(category)
+    described = {c["name"]: c["description"] for c in entry["columns"]}["category"]
+    assert "남" in described["en"] and ", F," not in described["en"]
+    assert entry["codes"]["breakdown"]["gender"]["ko"] == "성별"
+    comment = dictionary.column_comment(spending.PRODUCT.column("spending"))
+    assert comment.startswith("결제액(원) (원 (정수))") and "spending (KRW)" in comment
 
 
 # --------------------------------------------------------------------------- export API
@@ -185,6 +293,11 @@ def test_a_consumer_sees_and_reads_only_its_granted_products(lake, service):
     risk = answer["products"][0]
     assert risk["title"]["ko"].startswith("소상공인") and risk["version"] == catalog.version("gold.export_risk", lake)
     assert risk["refreshed_at"] and risk["rows"] > 0 and {c["name"] for c in risk["columns"]} >= {"businesses", "status"}
+    # the catalog carries the same dictionary as the files: column titles, units and code lists
+    assert risk["codes"]["risk_band"]["A"] == {"ko": "매우 낮음", "en": "very low"}
+    assert risk["codes"]["industry_code"]["7110"]["ko"] == "일반음식점"
+    assert {c["name"]: c["unit"] for c in risk["columns"]}["businesses"]["ko"] == "곳"
+    assert risk["suppression"]["parameters"]["min_contributors"] == {"businesses": 3}
     assert httpx.get(f"{service.url}/v1/products", headers=other).json() == {"products": []}
     for who, name, status in ((other, "risk", 403), (acme, "spending", 403), (acme, "nope", 404)):
         for path in (f"/v1/products/{name}", f"/v1/products/{name}/rows"):
@@ -206,12 +319,12 @@ def test_pages_return_every_row_once_in_every_format_and_etag_answers_304(lake, 
     lcdp(lake, "grants", "add", "--consumer", "pager", "--product", "spending")
     who = service.key("consumer", "pager")
     whole = catalog.to_arrow("gold.export_spending", lake).to_pandas()
-    wanted = whole[(whole["sigun_cd"] == "41110") & (whole["month"] >= pd_month("2024-06"))]
+    wanted = whole[(whole["sigun_cd"] == "41110") & (whole["month"] >= pd_month("2023-06"))]
     assert len(wanted) > 250
     for fmt in ("json", "csv", "parquet"):
         seen, cursor, pages = [], None, 0
         while True:
-            params = {"format": fmt, "region": "41110", "month_from": "2024-06", "limit": 97}
+            params = {"format": fmt, "region": "41110", "month_from": "2023-06", "limit": 97}
             if cursor:
                 params["cursor"] = cursor
             response = httpx.get(f"{service.url}/v1/products/spending/rows", params=params, headers=who)
@@ -354,6 +467,11 @@ def test_signed_file_urls_cannot_be_forged_or_reused_for_another_file(lake, serv
     assert list(lines[0]) == ["protocol"] and list(lines[1]) == ["metaData"]
     schema = json.loads(lines[1]["metaData"]["schemaString"])
     assert {f["type"] for f in schema["fields"]} <= {"string", "date", "long", "double"}  # no timestamp_ntz
+    # the table's description and every column's comment come from the data dictionary
+    assert lines[1]["metaData"]["description"].startswith("소상공인 신용위험 등급 분포")
+    comments = {f["name"]: f["metadata"].get("comment", "") for f in schema["fields"]}
+    assert comments["risk_band_name"].startswith("위험 등급명") and "risk band name" in comments["risk_band_name"]
+    assert all(comments.values()), comments
     url = lines[2]["file"]["url"]
     fetched = httpx.get(url)  # no bearer token: the URL carries its own signature
     assert fetched.status_code == 200 and fetched.content[:4] == b"PAR1"

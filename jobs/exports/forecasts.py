@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from jobs.exports import contributors
 from lcdp.exports.disclosure import ALL, DisclosureRules
 from lcdp.exports.product import (
-    Product, ProductColumn, industry_column, month_column, region_column, region_name_column,
+    Product, ProductColumn, industry_column, industry_name_column, month_column, region_column, region_name_column,
 )
 
 PRODUCT = Product(
@@ -27,16 +27,23 @@ PRODUCT = Product(
                    "suppressed is suppressed too.",
     grain="forecast month × region × industry",
     dimensions=[month_column(), region_column(), industry_column()],
-    attributes=[region_name_column(),
+    attributes=[region_name_column(), industry_name_column(),
                 ProductColumn(name="origin", type="date", title_ko="기준월", title_en="origin",
-                              description="the last month of data the forecast starts from")],
+                              description="the last month of data the forecast starts from",
+                              description_ko="예측의 출발점이 된 마지막 데이터 월")],
     additive={"sigun_cd": {}, "industry_code": {}},
     measures=[
-        ProductColumn(name="forecast", type="double", title_ko="예측 결제액(원)", title_en="forecast (KRW)"),
-        ProductColumn(name="lower", type="double", title_ko="예측 하한(원)", title_en="lower (KRW)",
-                      description="lower end of the 80 % interval (null for industries' totals over regions)"),
-        ProductColumn(name="upper", type="double", title_ko="예측 상한(원)", title_en="upper (KRW)",
-                      description="upper end of the 80 % interval (null for industries' totals over regions)"),
+        ProductColumn(name="forecast", type="int", title_ko="예측 결제액(원)", title_en="forecast (KRW)", unit="won",
+                      description="expected spending, rounded to the won; a margin is the sum of its rounded parts",
+                      description_ko="예측 결제액 (원 단위 반올림); 합계는 반올림한 칸들의 합"),
+        ProductColumn(name="lower", type="int", title_ko="예측 하한(원)", title_en="lower (KRW)", unit="won",
+                      description="lower end of the 80 % interval, rounded to the won (null for industries' totals "
+                                  "over regions)",
+                      description_ko="80% 예측 구간의 하한 (원 단위 반올림; 업종별 경기도 합계는 빈 값)"),
+        ProductColumn(name="upper", type="int", title_ko="예측 상한(원)", title_en="upper (KRW)", unit="won",
+                      description="upper end of the 80 % interval, rounded to the won (null for industries' totals "
+                                  "over regions)",
+                      description_ko="80% 예측 구간의 상한 (원 단위 반올림; 업종별 경기도 합계는 빈 값)"),
     ],
     protected_measure="forecast",
     nonnegative=False,  # a reconciled forecast may dip below zero: the attacker cannot assume it does not
@@ -45,11 +52,27 @@ PRODUCT = Product(
 )
 
 
+def in_won(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Forecasts and their intervals rounded to the won, each region's forecast the sum of its
+    rounded cells and the province's the sum of its regions: rounding each level on its own
+    would leave margins a few won off their parts, which the audit refuses."""
+    out = forecasts.copy()
+    for column in ("forecast", "lower", "upper"):
+        out[column] = out[column].round()
+    for level, parts, by in (("region", "cell", ["month", "sigun_cd"]), ("province", "region", ["month"])):
+        sums = out[out["level"] == parts].groupby(by, dropna=False)["forecast"].sum().rename("_sum").reset_index()
+        merged = out.merge(sums, on=by, how="left")
+        margin = (merged["level"] == level) & merged["_sum"].notna()
+        out["forecast"] = merged["forecast"].where(~margin, merged["_sum"]).to_numpy()
+    return out
+
+
 def cells(inputs: dict[str, DataFrame], stage=lambda df: df) -> pd.DataFrame:
     """Forecast cells with the contributors of their series at the forecasts' origin month."""
     forecasts = inputs["gold.spending_forecasts"].toPandas()
     if forecasts.empty:
         return forecasts
+    forecasts = in_won(forecasts)
     forecasts["sigun_cd"] = forecasts["sigun_cd"].where(forecasts["level"] != "province", ALL)
     forecasts["industry_code"] = forecasts["industry_code"].where(forecasts["level"] == "cell", ALL)
     keep = ["month", "sigun_cd", "industry_code", "origin", "forecast", "lower", "upper"]

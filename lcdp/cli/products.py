@@ -26,9 +26,10 @@ def export(
     full: Annotated[bool, typer.Option("--full", help="Rebuild even when no source moved.")] = False,
 ) -> None:
     """Build the disclosure-controlled data products (gold.export_*) that are out of date with
-    their sources, and with --out write each as a file. A product whose audit fails publishes
+    their sources, and with --out write each as a file, beside a data dictionary in Korean and
+    English (README.md and <product>.dictionary.json). A product whose audit fails publishes
     nothing and the command exits 2."""
-    from lcdp.exports import files
+    from lcdp.exports import dictionary, files
     from lcdp.lake import catalog
     from lcdp.pipeline import products
 
@@ -54,6 +55,15 @@ def export(
                 written[product] = str(files.write(table, out_dir, product, fmt))
             except OSError as exc:
                 raise UsageError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
+    documented: list[str] = []
+    if out_dir is not None:
+        builds = {r.product: {"version": r.version, "rows": r.rows, "suppressed_cells": r.suppressed_cells}
+                  for r in results}
+        try:
+            documented = [str(p) for p in dictionary.write(
+                out_dir, [products.declared(p) for p in chosen], {p: Path(f).name for p, f in written.items()}, builds)]
+        except OSError as exc:
+            raise UsageError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
 
     def render() -> None:
         t = Table("product", "table", "status", "version", "rows", "suppressed", "by rule", "secondary", "file",
@@ -64,6 +74,9 @@ def export(
             t.add_row(r.product, r.table, r.status, str(r.version), f"{r.rows:,}", f"{r.suppressed_cells:,}",
                       rules, f"{d.secondary:,}" if d else "", written.get(r.product, ""))
         out.print(t)
+        if documented:
+            out.print(f"data dictionary: {', '.join(documented)}")
 
     emit(c, {"products": {r.product: {**r.model_dump(mode="json", exclude={"disclosure": {"audit": {"findings"}}}),
-                                      "file": written.get(r.product)} for r in results}}, render)
+                                      "file": written.get(r.product)} for r in results},
+             "dictionary": documented}, render)

@@ -352,8 +352,19 @@ def _region_charts(t: Text, view: data.Region) -> list[Chart]:
     return out
 
 
+def _band_names() -> dict[str, dict[str, str]]:
+    """Each risk band's name in both languages, as the risk product's dictionary gives it."""
+    from lcdp.pipeline.products import declared
+
+    return next(c.codes for c in declared("risk").columns if c.name == "risk_band")
+
+
 def _risk_charts(t: Text, view: data.Risk) -> list[Chart]:
     m = _ym(view.month)
+    names = _band_names()
+
+    def band(code: str) -> str:  # "A 매우 낮음", "A very low"
+        return f"{code} {names.get(code, {}).get(t.lang, '')}".strip()
     values = [{"sigun_cd": r["sigun_cd"], "value": r["high_share"], "label": t.percent(r["high_share"]),
                "href": f"/dashboard/region/{r['sigun_cd']}"} for r in view.regions]
     title = f"{t('risk_map')} · {t.month(view.month)}"
@@ -362,18 +373,21 @@ def _risk_charts(t: Text, view: data.Risk) -> list[Chart]:
                  [t("region"), t("high_risk_share"), t("businesses")],
                  [[t.region(r["sigun_cd"]), t.percent(r["high_share"]), t.count(r["businesses"])] for r in view.regions],
                  _download("risk", industry=ALL, month_from=m, month_to=m), t("map_help"))]
-    bars = [{"x": t.industry(r["industry_code"]), "band": r["risk_band"], "value": r["share"],
+    bars = [{"x": t.industry(r["industry_code"]), "band": band(r["risk_band"]), "value": r["share"],
              "label": t.percent(r["share"])} for r in view.industries]
     out.append(Chart("risk-industry", f"{t('risk_industry')} · {t.month(view.month)}",
                      charts.stacked(t("risk_industry"), bars, "x", t("industry"), t("suppressed"),
-                                    color_title=t("risk_band"), y_title=t("share"), bands=view.bands),
+                                    color_title=t("risk_band"), y_title=t("share"),
+                                    bands=[band(b) for b in view.bands]),
                      [t("industry"), t("risk_band"), t("share")], [[b["x"], b["band"], b["label"]] for b in bars],
                      _download("risk", region=ALL, month_from=m, month_to=m)))
-    trend = [{"x": r["month"].isoformat(), "band": r["risk_band"], "value": r["share"], "label": t.percent(r["share"])}
+    trend = [{"x": r["month"].isoformat(), "band": band(r["risk_band"]), "value": r["share"],
+              "label": t.percent(r["share"])}
              for r in view.trend]
     out.append(Chart("risk-trend", t("risk_trend"),
                      charts.stacked(t("risk_trend"), trend, "x", t("month"), t("suppressed"), x_type="temporal",
-                                    color_title=t("risk_band"), y_title=t("share"), bands=view.bands),
+                                    color_title=t("risk_band"), y_title=t("share"),
+                                    bands=[band(b) for b in view.bands]),
                      [t("month"), t("risk_band"), t("share")], [[r["x"][:7], r["band"], r["label"]] for r in trend],
                      _download("risk", region=ALL, industry=ALL)))
     return out

@@ -457,11 +457,27 @@ def secondary(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], primary_mas
 # --------------------------------------------------------------------------- all of it
 
 
+def in_dimension_order(cells: pd.DataFrame, dimensions: tuple[str, ...]) -> pd.DataFrame:
+    """The cells sorted by their dimensions (nulls first; each value compared as text, so a
+    column mixing ``ALL`` with dates or codes still has one order), renumbered from 0."""
+    cells = cells.reset_index(drop=True)
+    keys = pd.DataFrame({d: cells[d].map(lambda v: None if v is None or pd.isna(v) else str(v)) for d in dimensions},
+                        index=cells.index)
+    order = keys.sort_values(list(dimensions), na_position="first", kind="stable").index
+    return cells.iloc[order].reset_index(drop=True)
+
+
 def protect(cells: pd.DataFrame, structure: Structure, rules: DisclosureRules
             ) -> tuple[pd.DataFrame, DisclosureReport]:
-    """The cells with a ``status`` column (published, primary, secondary) and the report."""
+    """The cells with a ``status`` column (published, primary, secondary) and the report,
+    in the order of their dimensions.
+
+    The chooser breaks ties (equal costs, equal values) by row position, so the cells are
+    sorted by their dimensions first: cells arrive in the order of the data files they were
+    counted from, which a compaction changes, and the same source versions must give the
+    same suppressed cells."""
     started = time.perf_counter()
-    cells = cells.reset_index(drop=True)
+    cells = in_dimension_order(cells, structure.dimensions)
     values = cells[structure.measure].fillna(0).to_numpy(dtype=float)
     if structure.nonnegative and (values < 0).any():
         raise ValueError(f"{structure.measure} is declared non-negative but a cell holds {values.min()}")

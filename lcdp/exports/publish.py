@@ -8,19 +8,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from lcdp.contracts import reference
-from lcdp.exports.disclosure import ALL
 from lcdp.exports.product import Product
-
-#: what a region's name column says for the province and for unknown merchants
-PROVINCE_NAME, UNKNOWN_NAME = "경기도 전체", "미상"
 
 
 def published(protected: pd.DataFrame, declared: Product,
               finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pa.Table:
     """Protected cells → the product's rows: suppressed cells keep their key and lose every
     measure; contributor counts that are not measures (the dominance share) never leave.
-    ``finish`` derives measures from the published cells alone (the risk product's shares)."""
+    ``finish`` derives measures from the published cells alone (the risk product's shares).
+    Name columns get each code's Korean name; whole-number columns (won, counts) are integers."""
     rows = protected.copy()
     hidden = rows["status"] != "published"
     for measure in declared.measures:
@@ -29,14 +25,16 @@ def published(protected: pd.DataFrame, declared: Product,
     rows["status"] = np.where(hidden, "suppressed", "published")
     if finish is not None:
         rows = finish(rows)
-    names = {"sigun_cd": reference().sigun}
-    if "sigun_name" in {c.name for c in declared.attributes}:
-        rows["sigun_name"] = [PROVINCE_NAME if code == ALL else UNKNOWN_NAME if code is None or code != code
-                              else names["sigun_cd"].get(code, code) for code in rows["sigun_cd"]]
+    for column in declared.attributes:
+        if column.names:  # a code's Korean name beside it
+            coded = declared.column(column.names)
+            rows[column.name] = [coded.name_of(code) for code in rows[column.names]]
     schema = declared.arrow_schema()
     rows = rows.sort_values([c.name for c in declared.dimensions], na_position="first", kind="stable")
     columns = {}
     for field in schema:
         values = rows[field.name].astype(object).where(rows[field.name].notna(), None).tolist()
+        if pa.types.is_integer(field.type):
+            values = [None if v is None else int(round(v)) for v in values]
         columns[field.name] = pa.array(values, type=field.type)
     return pa.table(columns, schema=schema)

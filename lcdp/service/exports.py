@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from lcdp import declarations
 from lcdp.errors import BadRequest, Forbidden, Gone, NotFound, Refused
-from lcdp.exports import files, grants
+from lcdp.exports import dictionary, files, grants
 from lcdp.exports.disclosure import ALL
 from lcdp.exports.rows import version_rows
 from lcdp.lake import catalog, lineage
@@ -47,8 +47,13 @@ class CatalogEntry(BaseModel):
     margin_value: str
     sources: list[str]
     rules: list[str]
+    #: what a suppressed cell means, the rules in Korean and English, and their parameters
+    suppression: dict[str, Any]
     filters: dict[str, str]
+    #: every column: type, role, titles, descriptions and unit in Korean and English
     columns: list[dict[str, Any]]
+    #: coded column → code → its name in Korean and English (``ALL`` included)
+    codes: dict[str, dict[str, dict[str, str]]]
     version: int | None
     refreshed_at: str | None
     rows: int
@@ -76,7 +81,7 @@ def _entry(settings: Settings, declared) -> CatalogEntry:
                       None)
         stamp = commit.get("timestamp") if commit else None
         when = dt.datetime.fromtimestamp(stamp / 1000, dt.timezone.utc).isoformat(timespec="seconds") if stamp else None
-    return CatalogEntry(**declared.catalog_entry(declarations.product(declared.name).sources),
+    return CatalogEntry(**dictionary.catalog_entry(declared, declarations.product(declared.name).sources),
                         version=found["version"] if found else None, refreshed_at=when,
                         rows=found.get("rows", 0) if found else 0,
                         suppressed_cells=found.get("suppressed_cells", 0) if found else 0,

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from lcdp import declarations, keys
 from lcdp.errors import SharingError
-from lcdp.exports import grants
+from lcdp.exports import dictionary, grants
 from lcdp.lake import catalog
 from lcdp.pipeline import products
 from lcdp.settings import Settings
@@ -155,11 +155,16 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
     router.add_api_route("/shares/{share}/schemas/{schema}/tables/{name}/version", table_version,
                          methods=["HEAD"], include_in_schema=False)
 
-    def header_lines(handle) -> list[dict]:
+    def header_lines(name: str, handle) -> list[dict]:
+        """The protocol and metaData lines: the product's description, and each column's
+        comment in its schema's metadata (from the data dictionary)."""
         meta = handle.metadata()
+        declared = products.declared(name)
         return [{"protocol": {"minReaderVersion": 1}},
-                {"metaData": {"id": meta.id, "name": meta.name, "description": meta.description,
-                              "format": {"provider": "parquet"}, "schemaString": handle.schema().to_json(),
+                {"metaData": {"id": meta.id, "name": meta.name or name,
+                              "description": dictionary.sharing_description(declared),
+                              "format": {"provider": "parquet"},
+                              "schemaString": dictionary.sharing_schema(declared, handle.schema().to_json()),
                               "partitionColumns": list(meta.partition_columns), "configuration": {},
                               "version": handle.version()}}]
 
@@ -173,7 +178,7 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
     def table_metadata(request: Request, share: str, schema: str, name: str,
                        key: Annotated[Any, Depends(consumer)]) -> Response:
         handle = table_of(request, key, share, schema, name)
-        return ndjson(header_lines(handle), handle.version())
+        return ndjson(header_lines(name, handle), handle.version())
 
     @router.post("/shares/{share}/schemas/{schema}/tables/{name}/query")
     def query_table(request: Request, share: str, schema: str, name: str, body: QueryRequest,
@@ -190,7 +195,7 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
         table = declarations.product(name).table
         expires = int(time.time()) + SHARING_URL_SECONDS
         base = str(request.base_url).rstrip("/")
-        lines = header_lines(handle)
+        lines = header_lines(name, handle)
         actions = pa.table(handle.get_add_actions(flatten=True)).to_pylist()
         for action in actions:
             token = sign_file(secret, table, action["path"], expires)
