@@ -4,8 +4,10 @@ For each model of ``schemas/lake.py``, one task trains it on the lake, registers
 the new version as ``challenger`` and runs the promotion gate (``champion`` moves only when it
 passes); the next scores with whichever version is champion then, so the lake's scores follow
 the features even when a challenger was refused. The DAG runs when any model's features
-table has a new version. A lake with too little history skips training, saying why; scoring
-skips while a model has no champion. Wiring only: the work lives in ``lcdp.pipeline.models``
+table has a new version. A run whose inputs hold the data the newest version was trained on
+skips training ("nothing new": no version is registered twice, the champion stays), and
+scoring skips when the champion already scored that data; a lake with too little history
+skips training, saying why; scoring skips while a model has no champion. Wiring only: the work lives in ``lcdp.pipeline.models``
 and ``models/``.
 """
 
@@ -44,7 +46,8 @@ def lcdp_models():
 
             oracle = (params or {}).get("oracle") or None
             with task_outcome(f"training {name}"):
-                result = models.train(load_settings(), name, oracle_dir=Path(oracle) if oracle else None)
+                result = models.train(load_settings(), name, oracle_dir=Path(oracle) if oracle else None,
+                                      only_if_new=True)
             return result.summary() | {"gate": result.gate.why() if result.gate else ""}
 
         @task(task_id=f"score_{slug}", outlets=[asset(model.scores.name)], trigger_rule="none_failed")
@@ -54,7 +57,7 @@ def lcdp_models():
             from lcdp.settings import load_settings
 
             with task_outcome(f"scoring {name}"):
-                return models.score(load_settings(), name).model_dump(mode="json")
+                return models.score(load_settings(), name, only_if_new=True).model_dump(mode="json")
 
         train_and_gate() >> score()
 

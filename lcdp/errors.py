@@ -219,7 +219,8 @@ class FeedConfigError(Refused, ValueError):
 
 
 class NothingNew(LcdpError, RuntimeError):
-    """The feed has nothing new since its last run (the DAG skips, publishing no Asset event)."""
+    """Nothing new since the last run: a feed found no new delivery, a model's inputs hold the
+    data its newest version was trained on (the DAG skips, publishing no Asset event)."""
 
     skips_task = True
 
@@ -301,6 +302,10 @@ class GrantError(Refused, ValueError):
 
 class KeyRequestError(Refused, ValueError):
     """An API key cannot be made as asked."""
+
+
+class UnknownVersion(UnknownTable):
+    """A lake table has no such version: it has not reached it, or the version is negative."""
 
 
 # --------------------------------------------------------------------------- models

@@ -10,6 +10,8 @@ pins those versions so vacuum keeps them: ``--reproduce`` reads the same rows by
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,33 @@ from lcdp.lake import catalog, maintenance
 from lcdp.settings import Settings
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+
+#: the libraries whose loggers ``quiet_libraries`` turns down to errors
+NOISY_LOGGERS = ("mlflow", "alembic", "optbinning", "xgboost", "sklearn", "matplotlib", "py.warnings")
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Inside: the libraries' warnings (the ``warnings`` module's, and their loggers' below
+    ERROR) are not printed. ``lcdp train credit-risk --reproduce RUN`` printed 17 lines of them
+    (MLflow's hint that integer columns cannot hold missing values, once per table read, its
+    unresolved pip version, its notes on the active model and on the evaluator's model type,
+    scikit-learn's ill-defined precision at a 0.5 threshold no one uses), none of which a user
+    of the platform can act on; the platform's own log lines (structlog) and every error still
+    come through."""
+    import mlflow  # noqa: F401 - importing it configures its loggers, which would undo ours
+
+    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(max(logger.getEffectiveLevel(), logging.ERROR))
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
 
 
 def client(settings: Settings):
@@ -67,8 +96,9 @@ def log_lake_input(settings: Settings, name: str, version: int, frame: pd.DataFr
     for column in sample.columns:  # MLflow's schema inference knows no categoricals
         if isinstance(sample[column].dtype, pd.CategoricalDtype):
             sample[column] = sample[column].astype(str)
-    dataset = mlflow.data.from_pandas(sample, source=source, name=f"{name}@v{version}")
-    mlflow.log_input(dataset, context=context, tags={"table": name, "version": str(version)})
+    with quiet_libraries():  # MLflow's hint that integer columns cannot hold missing values
+        dataset = mlflow.data.from_pandas(sample, source=source, name=f"{name}@v{version}")
+        mlflow.log_input(dataset, context=context, tags={"table": name, "version": str(version)})
     maintenance.pin(settings, name, version, pinned_by=f"mlflow-run:{run_id}")
 
 
@@ -82,6 +112,17 @@ def lake_inputs(settings: Settings, run_id: str) -> dict[str, int]:
             version = json.loads(dataset_input.dataset.source).get("delta_table_version", tags["version"])
             found[tags["table"]] = int(version)
     return found
+
+
+def newest_version(settings: Settings, model: str):
+    """The model's newest registered version, or None while it has none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client(settings).search_model_versions(f"name='{model}'")
+    except MlflowException:
+        return None
+    return max(found, key=lambda v: int(v.version), default=None)
 
 
 def alias_version(settings: Settings, model: str, alias: str):
@@ -124,6 +165,16 @@ def registry_listing(settings: Settings) -> list[dict]:
                          "oracle": {k: v for k, v in metrics.items() if k.startswith("oracle_")},
                          "run_id": version.run_id})
     return rows
+
+
+#: how the names of metrics that count things end (rows, events, businesses, cells): shown as
+#: whole numbers, every other metric (a ratio, an AUC, a WAPE) with 4 decimals
+COUNT_SUFFIXES = ("rows", "events", "businesses", "cells", "iteration")
+
+
+def metric_text(name: str, value: float) -> str:
+    """A metric as people read it: ``event_businesses 92``, ``auc 0.8168``."""
+    return f"{value:,.0f}" if name.endswith(COUNT_SUFFIXES) else f"{value:.4f}"
 
 
 def training_run(settings: Settings, run_id: str, experiment: str):

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from models.credit_risk import labels
-from models.credit_risk.estimator import CreditRiskClassifier
+from models import tracking
+from models.credit_risk.estimator import TRUSTED_TYPES, CreditRiskClassifier, uninformative
 from models.credit_risk.metrics import credit_metrics, ks_statistic
 from models.credit_risk.scorecard import ScorecardConfig, bands, phrase, points, reason_codes
 from models.gate import judge, psi
@@ -77,6 +78,100 @@ def test_estimator_groups_keep_a_business_out_of_early_stopping():
     groups = np.repeat(np.arange(200), 10)
     model = CreditRiskClassifier(n_estimators=50).fit(X, y, groups=groups)
     assert 0 <= model.best_iteration_ < 50
+
+
+def test_estimator_leaves_out_columns_that_carry_no_information():
+    """The labelled rows of the features table have ``registry_status`` missing everywhere: a
+    categorical column without a single category, on which XGBoost failed ("cannot call
+    'vectorize' on size 0 inputs")."""
+    X, y = loan_book(1000)
+    X = X.assign(registry_status=pd.Series([None] * len(X), dtype=object), region="41110", version=2.0,
+                 empty_category=pd.Categorical([None] * len(X), categories=[]))
+    assert uninformative(X) == ["registry_status", "region", "version", "empty_category"]
+    assert uninformative(pa.Table.from_pandas(X)) == uninformative(X)
+    model = CreditRiskClassifier(n_estimators=30).fit(X, y, groups=np.arange(len(X)) // 5)
+    assert model.dropped_features_ == ["registry_status", "region", "version", "empty_category"]
+    assert model.features_ == ["income_k", "debt_ratio", "housing", "late_payments"]
+    assert len(model.feature_names_in_) == 8  # what fit was given, as scikit-learn's estimators say
+    # scoring reads the kept features only: a frame without the dropped ones is scored the same
+    assert np.allclose(model.predict_proba(X), model.predict_proba(X[model.features_]))
+    assert list(model.contributions(X.head(3)).columns) == [*model.features_, "bias"]
+    with pytest.raises(ValueError, match="no column of X carries information"):
+        CreditRiskClassifier().fit(X[["registry_status", "region"]], y)
+
+
+def test_estimator_is_logged_and_loaded_by_mlflows_scikit_learn_flavour(tmp_path):
+    """``mlflow.xgboost.log_model(model)`` fails (the estimator is no XGBoost model); the
+    scikit-learn flavour saves it with skops, trusting the types ``TRUSTED_TYPES`` names."""
+    import mlflow.sklearn
+    import skops.io
+
+    X, y = loan_book(600)
+    model = CreditRiskClassifier(n_estimators=20).fit(X, y)
+    assert set(skops.io.get_untrusted_types(data=skops.io.dumps(model))) <= set(TRUSTED_TYPES)
+    with tracking.quiet_libraries():
+        mlflow.sklearn.save_model(model, tmp_path / "model", skops_trusted_types=TRUSTED_TYPES)
+        loaded = mlflow.sklearn.load_model(str(tmp_path / "model"))
+    assert isinstance(loaded, CreditRiskClassifier)
+    assert np.allclose(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_training_rows_and_folds_are_the_same_whatever_the_file_order_and_the_pseudonyms():
+    """Two homes made from the same partner files hold the same business-months, in another
+    data-file order and under other pseudonyms (the pseudonym key is per home): training sees
+    the same rows in the same order and the same folds of businesses, so the same model."""
+    from models.credit_risk.train import business_groups, in_content_order
+
+    X, y = loan_book(1200)
+    months = pd.date_range("2024-01-01", periods=12, freq="MS").date
+    rows = X.assign(business_key=[f"b{i // 12:03d}" for i in range(len(X))],
+                    month=[months[i % 12] for i in range(len(X))], label=y)
+    other = rows.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    renamed = {key: f"z{hash(key) % 10**9:09d}-{key}"[::-1] for key in rows["business_key"].unique()}
+    other["business_key"] = other["business_key"].map(renamed)
+    ours, theirs = in_content_order(rows), in_content_order(other)
+    assert ours.drop(columns="business_key").equals(theirs.drop(columns="business_key"))
+    assert (business_groups(ours) == business_groups(theirs)).all()
+    features = ["income_k", "debt_ratio", "housing", "late_payments"]
+    fitted = [CreditRiskClassifier(n_estimators=40).fit(f[features], f["label"], groups=business_groups(f))
+              for f in (ours, theirs)]
+    assert np.array_equal(fitted[0].predict_proba(X), fitted[1].predict_proba(X))
+
+
+def test_library_warnings_are_kept_quiet_and_the_platforms_errors_are_not(capfd):
+    import logging
+    import warnings
+
+    mlflow_logger = logging.getLogger("mlflow.models.model")
+    before = mlflow_logger.level
+    with tracking.quiet_libraries():
+        warnings.warn("Hint: Inferred schema contains integer column(s)", UserWarning)
+        warnings.warn("The default of this parameter will change", FutureWarning)
+        mlflow_logger.warning("Saving scikit-learn models in the pickle format requires exercising caution")
+        mlflow_logger.error("the artifact store is full")
+    assert mlflow_logger.level == before
+    err = capfd.readouterr().err
+    assert "Warning" not in err and "Hint" not in err and "pickle" not in err
+    assert "the artifact store is full" in err
+
+
+def test_library_warnings_are_kept_quiet_when_the_library_is_imported_inside():
+    """The command line enters ``quiet_libraries`` before training imports MLflow, whose import
+    sets its loggers' levels."""
+    import subprocess
+    import sys
+
+    code = ("import logging\nfrom models import tracking\nwith tracking.quiet_libraries():\n"
+            "    import mlflow\n    logging.getLogger('mlflow.utils.environment').warning('pip version')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "pip version" not in proc.stderr, proc.stderr[-2000:]
+
+
+def test_metrics_are_shown_as_what_they_measure():
+    assert tracking.metric_text("event_businesses", 92.0) == "92"
+    assert tracking.metric_text("holdout_events", 1234.0) == "1,234"
+    assert tracking.metric_text("auc", 0.816849) == "0.8168"
+    assert tracking.metric_text("wape", 0.1) == "0.1000"
 
 
 def _events(rows: list[tuple[str, str, str]]) -> pd.DataFrame:

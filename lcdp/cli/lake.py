@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from lcdp.cli.context import GLOBAL_HELP, ctx_of, emit, out, progress
-from lcdp.errors import UsageError
 from lcdp.home import home_problem
 
 app = typer.Typer()
@@ -104,19 +103,13 @@ def lineage(
     version: Annotated[int | None, typer.Option(help="A version of the table (default: the latest).")] = None,
 ) -> None:
     """The input versions behind a table version, down to the bronze uploads."""
-    from lcdp.errors import UnknownTable
     from lcdp.lake import catalog
     from lcdp.lake import lineage as lineage_
 
     c = ctx_of(ctx)
     catalog.table(table)  # an unknown name is refused, naming the known ones
-    current = catalog.version(table, c.settings)
-    if current is None:
-        raise UnknownTable(f"{table} has not been written yet (see 'lcdp status')")
-    if version is None:
-        version = current  # the version 'lcdp status' shows
-    elif not 0 <= version <= current:
-        raise UsageError(f"{table} has no version {version} (versions 0 to {current})")
+    # default: the version 'lcdp status' shows; the notebook's reads say it in the same words
+    version = catalog.checked_version(table, c.settings, version)
     tree = lineage_.trace(table, c.settings, version)
 
     def render() -> None:

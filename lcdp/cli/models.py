@@ -14,6 +14,9 @@ from lcdp.errors import UnknownName, UsageError
 
 app = typer.Typer()
 MODEL_NAMES = tuple(declarations.model_names())
+#: why an oracle column is empty
+ORACLE_NOTE = ("oracle: empty for a version trained without --oracle DIR (the folder 'lcdp generate' wrote: "
+               "the generator's truth, to judge the model against)")
 
 
 def _known(model: str) -> str:
@@ -64,12 +67,16 @@ def train(
                                  ("oracle", result.oracle_wape)):
                 t.add_row(label, "" if value is None else f"{value:.4f}")
             out.print(t)
+            if result.oracle_wape is None:
+                out.print(ORACLE_NOTE, highlight=False)
         else:
             t = Table("", "model", "baseline", "oracle", title=f"{result.model} v{result.version} ({result.alias})")
             for k in ("auc", "ks", "brier", "log_loss"):
                 t.add_row(k, f"{getattr(result.metrics, k):.4f}", f"{getattr(result.baseline, k):.4f}",
                           f"{result.oracle_auc:.4f}" if k == "auc" and result.oracle_auc is not None else "")
             out.print(t)
+            if result.oracle_auc is None:
+                out.print(ORACLE_NOTE, highlight=False)
             out.print(f"holdout {', '.join(result.split.holdout_months)}: {result.metrics.rows:,} business-months, "
                       f"{result.metrics.events:,} with an event; {result.split.censored_rows:,} not labelled "
                       "(window incomplete)", highlight=False)
@@ -116,10 +123,14 @@ def registry(ctx: typer.Context) -> None:
     listing = tracking.registry_listing(c.settings)
 
     def render() -> None:
-        t = Table("model", "version", "aliases", "gate", "metrics", "run", title="registered models")
+        t = Table("model", "version", "aliases", "gate", "metrics", "oracle", "run", title="registered models")
         for row in listing:
             t.add_row(row["model"], str(row["version"]), ", ".join(row["aliases"]), row["gate"],
-                      "  ".join(f"{k} {v:.4f}" for k, v in row["metrics"].items()), row["run_id"])
+                      "  ".join(f"{k} {tracking.metric_text(k, v)}" for k, v in row["metrics"].items()),
+                      "  ".join(f"{k.removeprefix('oracle_')} {tracking.metric_text(k, v)}"
+                                for k, v in row["oracle"].items()), row["run_id"])
         out.print(t)
+        if any(not row["oracle"] for row in listing):
+            out.print(ORACLE_NOTE, highlight=False)
 
     emit(c, {"models": listing}, render)

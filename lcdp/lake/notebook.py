@@ -7,6 +7,7 @@
     features = lake.pandas("gold.merchant_month_features")
     before = lake.arrow("gold.credit_risk_scores", version=3)   # time travel
     df = lake.spark("silver.transactions")   # a Spark DataFrame on the embedded engine
+    lake.settings                            # the home's Settings, for models.tracking
 
 ``arrow`` and ``pandas`` read through delta-rs: no engine starts, and a table of a few million
 rows loads in seconds. ``spark`` starts the embedded Sail engine once (or uses
@@ -48,15 +49,22 @@ class Lake:
         return pd.DataFrame(rows, columns=["name", "layer", "version", "rows"])
 
     def arrow(self, name: str, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
+        """The table (at ``version``; default: the current one) as an Arrow table. A version the
+        table has not reached raises ``UnknownVersion`` in the command line's words: "gold.x has
+        no version 3 (versions 0 to 2)"."""
         return catalog.to_arrow(name, self.settings, version, columns)
 
     def pandas(self, name: str, version: int | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """The table (at ``version``) as a pandas frame; see ``arrow``."""
         return self.arrow(name, version, columns).to_pandas()
 
     def spark(self, name: str, version: int | None = None) -> DataFrame:
+        """The table (at ``version``) as a Spark DataFrame on the embedded engine."""
         from lcdp.lake import engine
 
         catalog.table(name)  # an unknown name fails here, listing the known ones
+        if version is not None:
+            catalog.checked_version(name, self.settings, version)  # before the engine starts
         return catalog.read(engine.spark(self.settings), name, self.settings, version)
 
     def history(self, name: str) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from types import ModuleType
 from pydantic import BaseModel
 
 from lcdp import declarations, log
-from lcdp.errors import UnknownTable
+from lcdp.errors import NothingNew, UnknownTable
 from lcdp.lake import catalog, lineage
 from lcdp.pipeline.outcome import RefreshMode
 from lcdp.pipeline.resolve import module
@@ -52,21 +52,41 @@ def months_needed(name: str) -> int:
     return trainer(name).months_needed()
 
 
-def train(settings: Settings, name: str, oracle_dir: Path | None = None):
-    """Train ``name`` on its inputs at their current versions, pinned for the whole run."""
+def train(settings: Settings, name: str, oracle_dir: Path | None = None, only_if_new: bool = False):
+    """Train ``name`` on its inputs at their current versions, pinned for the whole run.
+
+    ``only_if_new`` (what a scheduled run asks): raise ``NothingNew`` instead when the inputs
+    hold the data the newest registered version was trained on, so no version is registered
+    twice on the same data and the champion stays."""
+    from models import tracking
+
     declared = declarations.model(name)
     versions = {table: catalog.version(table, settings) for table in declared.inputs}
-    return trainer(name).train(settings, versions=versions, oracle_dir=oracle_dir)
+    if only_if_new and (newest := tracking.newest_version(settings, declared.registered)) is not None:
+        before = tracking.lake_inputs(settings, newest.run_id)
+        if catalog.same_data(settings, before, versions):
+            raise NothingNew(f"{name}: nothing new since version {newest.version} was trained on "
+                             f"{_versions(before)}; the champion stays")
+    with tracking.quiet_libraries():  # the libraries' notes a user of the platform cannot act on
+        return trainer(name).train(settings, versions=versions, oracle_dir=oracle_dir)
+
+
+def _versions(inputs: dict[str, int | None]) -> str:
+    return ", ".join(f"{table} v{version}" for table, version in inputs.items())
 
 
 def reproduce(settings: Settings, name: str, run_id: str):
     """Retrain a logged run of ``name`` from the table versions and parameters it logged."""
-    return trainer(name).reproduce(settings, run_id)
+    from models import tracking
+
+    with tracking.quiet_libraries():
+        return trainer(name).reproduce(settings, run_id)
 
 
-def score(settings: Settings, name: str) -> ScoreResult:
+def score(settings: Settings, name: str, only_if_new: bool = False) -> ScoreResult:
     """The champion of ``name`` writes its scores table from the current features; refuses
-    (``NoChampion``, saying how to get one) while there is no champion."""
+    (``NoChampion``, saying how to get one) while there is no champion. ``only_if_new``: raise
+    ``NothingNew`` instead when the scores were written by this champion from the same data."""
     from models import tracking
 
     declared = declarations.model(name)
@@ -76,12 +96,18 @@ def score(settings: Settings, name: str) -> ScoreResult:
     if version is None:
         raise UnknownTable(f"{declared.features} has not been written yet: run `lcdp fuse`")
     inputs = {declared.features: version}
-    frame, scope = module(declared.scores.job).scores(settings, champion, inputs)
-    table = declared.scores.name
     model_version = int(champion.version)
+    last = lineage.latest(declared.scores.name, settings) if only_if_new else None
+    if (last is not None and last.get("model_version") == model_version
+            and catalog.same_data(settings, last.get("inputs") or {}, inputs)):
+        raise NothingNew(f"{declared.scores.name}: already scored by {declared.registered} v{model_version} "
+                         f"from the same data ({_versions(inputs)})")
+    with tracking.quiet_libraries():
+        frame, scope = module(declared.scores.job).scores(settings, champion, inputs)
+    table = declared.scores.name
     data_version = catalog.overwrite_where(frame, table, settings, declared.scores.partition, None)
     lineage.record(table, settings, data_version, inputs, mode=RefreshMode.FULL,  # type: ignore[arg-type]
-                   scope=f"{scope}, {declared.registered} v{model_version}")
+                   scope=f"{scope}, {declared.registered} v{model_version}", model_version=model_version)
     result = ScoreResult(table=table, version=catalog.version(table, settings), rows=catalog.row_count(table, settings),
                          model=declared.registered, model_version=model_version, inputs=inputs,
                          seconds=round(time.perf_counter() - started, 1))

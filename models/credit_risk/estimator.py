@@ -3,6 +3,11 @@ for any frame of numeric and categorical columns, pandas or Arrow.
 
 - Feature names and categories come from the frame given to ``fit``: text, categorical and
   dictionary columns are categorical (XGBoost's native support, no one-hot), the rest numeric.
+  A column that carries no information in that frame (all missing, or one value throughout:
+  ``uninformative``) is left out and named in ``dropped_features_``; the labelled rows of
+  ``gold.merchant_month_features`` have ``registry_status`` missing everywhere, and XGBoost
+  fails on a categorical column with no category at all ("cannot call 'vectorize' on size 0
+  inputs"). Predicting reads only the kept features, ``features_``.
 - Early stopping watches validation slices: the ``eval_set`` given; else, with ``groups``,
   five folds that each hold out a fifth of the groups, after which the trees are refit on all
   rows (the platform passes the business key: a business's months are alike, and a slice of
@@ -58,6 +63,20 @@ def as_frame(X: Any) -> pd.DataFrame:
     return out
 
 
+def uninformative(X: Any) -> list[str]:
+    """The columns of ``X`` (pandas or Arrow) a model cannot learn from: missing in every row,
+    or holding one value in every row."""
+    frame = X.to_pandas() if isinstance(X, (pa.Table, pa.RecordBatch)) else X
+    return [name for name in frame.columns if frame[name].nunique(dropna=False) <= 1]
+
+
+#: the types a fitted ``CreditRiskClassifier`` is made of, for skops (MLflow's scikit-learn
+#: flavour saves with skops and loads only the types it is told to trust):
+#: ``mlflow.sklearn.log_model(model, name=..., skops_trusted_types=TRUSTED_TYPES)``
+TRUSTED_TYPES = ["models.credit_risk.estimator.CreditRiskClassifier", "xgboost.core.Booster",
+                 "xgboost.sklearn.XGBClassifier"]
+
+
 class CreditRiskClassifier(ClassifierMixin, BaseEstimator):
     """P(credit event) from a feature frame: ``fit(X, y)``, ``predict_proba(X)``, ``evaluate(X, y)``."""
 
@@ -92,13 +111,22 @@ class CreditRiskClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X has {len(frame)} rows but y has {len(target)}")
         if set(np.unique(target)) - {0, 1} or len(np.unique(target)) < 2:
             raise ValueError("y must hold both classes, as 0 and 1")
+        self.feature_names_in_ = np.array(frame.columns, dtype=object)
+        self.n_features_in_ = len(frame.columns)
+        self.dropped_features_ = uninformative(frame)
+        frame = frame.drop(columns=self.dropped_features_)
+        if frame.columns.empty:
+            raise ValueError(f"no column of X carries information (each is missing or constant in every row: "
+                             f"{', '.join(self.dropped_features_)})")
+        self.features_ = list(frame.columns)
         if eval_set is not None:
             valid, valid_y = self._align(as_frame(eval_set[0]), frame), np.asarray(eval_set[1], dtype=int)
+            # the training rows' categories, as ``predict_proba`` will use
+            valid = valid.astype({c: frame[c].dtype for c in frame.columns
+                                  if isinstance(frame[c].dtype, pd.CategoricalDtype)})
         elif groups is None:
             frame, valid, target, valid_y = train_test_split(
                 frame, target, test_size=self.validation_fraction, stratify=target, random_state=self.random_state)
-        self.feature_names_in_ = np.array(frame.columns, dtype=object)
-        self.n_features_in_ = len(frame.columns)
         self.categorical_features_ = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
         self.categories_ = {c: [str(v) for v in frame[c].cat.categories] for c in self.categorical_features_}
         self.classes_ = np.array([0, 1])
@@ -186,6 +214,8 @@ class CreditRiskClassifier(ClassifierMixin, BaseEstimator):
         estimator.booster_model_ = booster_model
         estimator.feature_names_in_ = np.array(booster.feature_names, dtype=object)
         estimator.n_features_in_ = len(booster.feature_names)
+        estimator.features_ = list(booster.feature_names)
+        estimator.dropped_features_ = []  # a booster knows only the features it kept
         estimator.categorical_features_ = [n for n, t in zip(booster.feature_names, booster.feature_types or [])
                                            if t == "c"]
         saved = dict(booster.get_categories(export_to_arrow=True).to_arrow())
@@ -197,7 +227,9 @@ class CreditRiskClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ prediction
 
     def _align(self, frame: pd.DataFrame, like: pd.DataFrame | None = None) -> pd.DataFrame:
-        names = list(like.columns) if like is not None else list(self.feature_names_in_)
+        """``frame``'s columns the model uses, in its order (those of ``like``, or the kept
+        features: a column ``fit`` dropped may be absent)."""
+        names = list(like.columns) if like is not None else list(self.features_)
         missing = [c for c in names if c not in frame.columns]
         if missing:
             raise ValueError(f"the frame lacks feature(s) {', '.join(missing)}")
@@ -244,7 +276,7 @@ class CreditRiskClassifier(ClassifierMixin, BaseEstimator):
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, largest first (features never split on are 0)."""
         gain = self.booster_model_.get_booster().get_score(importance_type="total_gain")
-        return pd.Series({f: gain.get(f, 0.0) for f in self.feature_names_in_}).sort_values(ascending=False)
+        return pd.Series({f: gain.get(f, 0.0) for f in self.features_}).sort_values(ascending=False)
 
     def evaluate(self, X: Any, y: Any) -> CreditMetrics:
         """AUC, KS, Brier, log loss and the calibration table on ``(X, y)``."""

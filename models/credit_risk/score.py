@@ -29,7 +29,7 @@ OUTPUT_DDL = ("business_key string, probability double, score int, risk_band str
 def score_batch(batch: pd.DataFrame, estimator: CreditRiskClassifier, config: ScorecardConfig,
                 model_name: str, model_version: int) -> pd.DataFrame:
     """One batch of feature rows → score rows."""
-    X = batch[list(estimator.feature_names_in_)]
+    X = batch[list(estimator.features_)]
     probability = estimator.predict_proba(X)[:, 1]
     reasons = reason_codes(estimator.contributions(X), X.reset_index(drop=True), config.reasons)
     return pd.DataFrame({

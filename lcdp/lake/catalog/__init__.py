@@ -2,7 +2,7 @@
 its name. One concern a module, all of them used as ``catalog.<name>``:
 
 - ``tables``: the names, layers and paths (from the contracts and ``lcdp.declarations``);
-- ``delta``: delta-rs by name: handle, version, rows, history, reads without an engine,
+- ``delta``: delta-rs by name: handle, version (and the check that one exists), rows, history, reads without an engine,
   compaction, vacuum, an upload's rows deleted;
 - ``spark``: the engine by name: reads at a version, appends, merges, replaces, overwrites,
   and staging for plans too long for the engine's memory;
@@ -11,11 +11,11 @@ its name. One concern a module, all of them used as ``catalog.<name>``:
 - ``changes``: what changed between two versions (files, data or not, uploads).
 """
 
-from lcdp.errors import UnknownTable
-from lcdp.lake.catalog.changes import changed_files, data_changed, uploads_between
+from lcdp.errors import UnknownTable, UnknownVersion
+from lcdp.lake.catalog.changes import changed_files, data_changed, same_data, uploads_between
 from lcdp.lake.catalog.commits import VersionWrite, commit_files, new_data_file, new_version, write_data_file
 from lcdp.lake.catalog.delta import (
-    compact, delete_upload, delta, ensure, files, history, row_count, to_arrow, vacuum, version,
+    checked_version, compact, delete_upload, delta, ensure, files, history, row_count, to_arrow, vacuum, version,
 )
 from lcdp.lake.catalog.spark import _checkpointed_after as _checkpointed_after  # the engine's gap, tested directly
 from lcdp.lake.catalog.spark import (
@@ -26,9 +26,9 @@ from lcdp.lake.catalog.tables import (
 )
 
 __all__ = [
-    "EXPORT_TABLES", "GOLD_TABLES", "LAYERS", "SCORE_TABLES", "SILVER_TABLES", "Table", "UnknownTable", "VersionWrite",
-    "append", "bronze", "changed_files", "commit_files", "compact", "create_empty", "data_changed", "delete_upload",
+    "EXPORT_TABLES", "GOLD_TABLES", "LAYERS", "SCORE_TABLES", "SILVER_TABLES", "Table", "UnknownTable", "UnknownVersion", "VersionWrite",
+    "append", "bronze", "changed_files", "checked_version", "commit_files", "compact", "create_empty", "data_changed", "delete_upload",
     "delta", "ensure", "files", "history", "merge", "new_data_file", "new_version", "overwrite_where", "quarantine",
-    "read", "replace_rows", "row_count", "stage", "staging", "table", "tables", "to_arrow", "uploads_between",
+    "read", "replace_rows", "row_count", "same_data", "stage", "staging", "table", "tables", "to_arrow", "uploads_between",
     "vacuum", "version", "write_data_file",
 ]

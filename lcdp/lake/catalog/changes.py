@@ -44,6 +44,21 @@ def data_changed(name: str, settings: Settings, since: int, until: int) -> bool:
     return False
 
 
+def same_data(settings: Settings, before: dict[str, int | None], now: dict[str, int | None]) -> bool:
+    """Whether tables read at the versions ``now`` hold the data they held at ``before``: the
+    same tables, and none changed data in between (a compaction or a lineage commit does not).
+    What a product or a model was made from is then still what it would be made from."""
+    if before.keys() != now.keys():
+        return False
+    for name, version in now.items():
+        was = before[name]
+        if version == was:
+            continue
+        if version is None or was is None or version < was or data_changed(name, settings, was, version):
+            return False
+    return True
+
+
 def uploads_between(name: str, settings: Settings, since: int, until: int) -> set[str]:
     """Upload ids whose rows entered the table after version ``since``, up to ``until``.
 

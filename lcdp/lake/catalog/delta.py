@@ -8,9 +8,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from lcdp.errors import UnknownTable
+from lcdp.errors import UnknownTable, UnknownVersion
 from lcdp.lake.catalog.tables import table
 from lcdp.settings import Settings
 
@@ -41,8 +41,24 @@ def ensure(name: str, settings: Settings) -> None:
 
 
 def version(name: str, settings: Settings) -> int | None:
+    """The table's current version, or None when it was never written."""
     dt_ = delta(name, settings)
     return None if dt_ is None else dt_.version()
+
+
+def checked_version(name: str, settings: Settings, version: int | None = None) -> int:
+    """``version`` of the table (default: its current one) once it is known to exist;
+    ``UnknownTable`` for a table never written, ``UnknownVersion`` naming the versions there are.
+    The command line and the notebook API both ask here, so both say it in the same words."""
+    handle = delta(name, settings)
+    if handle is None:
+        raise UnknownTable(f"{name} has not been written yet (see 'lcdp status')")
+    current = handle.version()
+    if version is None:
+        return current
+    if not 0 <= version <= current:
+        raise UnknownVersion(f"{name} has no version {version} (versions 0 to {current})")
+    return version
 
 
 def row_count(name: str, settings: Settings, version: int | None = None) -> int | None:
@@ -64,8 +80,15 @@ def to_arrow(name: str, settings: Settings, version: int | None = None, columns:
     """A lake table (at a version) as an Arrow table, read by delta-rs: no engine needed."""
     try:
         handle = DeltaTable(table(name).uri(settings), version=version)
-    except TableNotFoundError:
-        raise UnknownTable(f"table {name} has not been written yet (run `lcdp fuse`)") from None
+    except (TableNotFoundError, DeltaError, OverflowError):
+        # delta-kernel's words for a version past the last ("LogSegment end version 2 not the
+        # same as the specified end version 3") or below 0 ("can't convert negative int"):
+        # asked only on failure, so a good read opens the log once
+        try:
+            checked_version(name, settings, version)
+        except UnknownTable as problem:
+            raise problem from None
+        raise
     return handle.to_pyarrow_table(columns=columns)
 
 
