@@ -174,6 +174,28 @@ def test_score_writes_every_business_month_with_points_band_and_reasons(lake, in
     assert riskiest["risk_band"] in ("C (moderate)", "D (high)", "E (very high)")
 
 
+def test_scheduled_runs_train_and_score_only_on_new_data(lake, incumbent):
+    """`lcdp up` on a finished home once registered a new version of each model on the very
+    table versions the last one was trained on. The models DAG's runs (``only_if_new``) now
+    skip with "nothing new", keeping the champion, and a compaction is no new data."""
+    from lcdp.errors import NothingNew
+    from lcdp.pipeline import models as steps
+
+    settings, _, _ = lake
+    # the champion has scored the current features (the test above): nothing to score again
+    with pytest.raises(NothingNew, match="already scored by"):
+        steps.score(settings, "credit-risk", only_if_new=True)
+    # the held-back month landed after the newest version was trained: that one is new data
+    trained = steps.train(settings, "credit-risk", only_if_new=True)
+    before = catalog.version("gold.merchant_month_features", settings)
+    # maintenance rewrites the files (here Z-ordered, so every file is rewritten), same rows
+    catalog.delta("gold.merchant_month_features", settings).optimize.z_order(["business_key"])
+    assert catalog.version("gold.merchant_month_features", settings) > before
+    with pytest.raises(NothingNew, match=f"nothing new since version {trained.version} was trained on"):
+        steps.train(settings, "credit-risk", only_if_new=True)
+    assert int(tracking.newest_version(settings, MODEL_NAME).version) == trained.version
+
+
 def test_spending_forecaster_is_judged_beside_its_peers_and_its_forecasts_are_coherent(lake):
     from models.spending_pattern.train import train as train_spending
 
