@@ -18,6 +18,12 @@ HOLIDAYS = {
     2027: ("2027-02-06", "2027-09-14"),
 }
 
+#: A generated world's own calendar: a history starts in ``DEFAULT_START`` and, when it is too
+#: long to end by ``DEFAULT_LAST``, starts early enough to end there. Fixed, never today's
+#: date, so a seed gives the same world (and the same figures) whenever it is generated.
+DEFAULT_START = "2023-01"
+DEFAULT_LAST = "2025-12"
+
 #: Youth basic income (청년기본소득) is paid quarterly, in these months.
 POLICY_FUND_MONTHS = (1, 4, 7, 10)
 
@@ -39,3 +45,20 @@ def holiday_days(year: int, month: int) -> tuple[int, int]:
             before += 1 <= delta <= 5
             during += -2 <= delta <= 0
     return before, during
+
+
+def month_index(month: str) -> int:
+    """``YYYY-MM`` as a count of months, so months can be added and subtracted."""
+    year, number = month.split("-")
+    return int(year) * 12 + int(number) - 1
+
+
+def month_name(index: int) -> str:
+    return f"{index // 12}-{index % 12 + 1:02d}"
+
+
+def default_start(months: int) -> str:
+    """The first month of a generated history of ``months``: ``DEFAULT_START``, or for a
+    history too long to end by ``DEFAULT_LAST`` from there, the month from which it does
+    (36 months: 2023-01 to 2025-12; 72 months: 2020-01 to 2025-12)."""
+    return month_name(min(month_index(DEFAULT_START), month_index(DEFAULT_LAST) - months + 1))

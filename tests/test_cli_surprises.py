@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from lcdp.service.background import free_port
 from tests.conftest import kona_row, write_kona
@@ -153,6 +154,57 @@ def test_serve_says_where_it_listens_and_when_its_port_is_taken(tmp_path):
         server.wait(timeout=30)
 
 
+def _time_wait_port() -> int:
+    """A port nothing listens on whose server side closed a connection first, so it waits out
+    TIME_WAIT: what a browser or keep-alive client leaves behind when ``lcdp down`` stops the
+    service."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's listener
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server closes first: its side of the connection enters TIME_WAIT
+        time.sleep(0.2)
+        client.close()
+    return port
+
+
+def test_a_port_left_in_time_wait_is_free_to_serve_and_up_alike(tmp_path):
+    """`lcdp serve` bound its check without SO_REUSEADDR, the supervisor with it: after a
+    keep-alive client, `lcdp down && lcdp up` passed up's check and the service died on its
+    own ("port taken" while nothing listened), leaving the other services running. Both now
+    ask one function, which binds as the servers themselves do."""
+    from lcdp.runstate import bind_problem
+
+    port = _time_wait_port()
+    with socket.socket() as plain:  # the old check: refused
+        try:
+            plain.bind(("127.0.0.1", port))
+            pytest.skip("this kernel let a plain bind through TIME_WAIT")  # nothing to show then
+        except OSError:
+            pass
+    assert bind_problem("127.0.0.1", port) is None
+    home = made_home(tmp_path)
+    server = subprocess.Popen([LCDP, "--home", str(home), "serve", "--port", str(port)], env=ENV,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert f"http://127.0.0.1:{port}" in server.stderr.readline()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok"
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        assert bind_problem("127.0.0.1", port) == f"port {port} on 127.0.0.1 is taken by another program"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 HEAVY = {"pyspark", "deltalake", "sqlalchemy", "airflow", "structlog", "pydantic_settings", "fastapi", "pandas", "duckdb"}
 PROBE = """
 import atexit, sys
@@ -176,18 +228,41 @@ def test_help_and_refusals_load_no_heavy_library(tmp_path):
         assert loaded == "LOADED ", (args, loaded)
 
 
-def test_a_long_history_starts_early_enough_to_end_by_last_month(tmp_path):
-    """``demo --months 36`` once refused itself ("reach into the future"): the first month is
-    2024-01 when the history fits, else the latest month from which it ends by last month."""
-    import datetime as dt
-
+def test_the_generated_world_s_calendar_never_depends_on_today(tmp_path):
+    """The world once started at a month computed from today's date, so the seed-7 figures
+    README quotes moved every month. Its first month is now fixed by its own calendar: 2023-01,
+    or early enough for a long history to end by 2025-12; ``--start`` moves it."""
     from lcdp.generator import default_start
 
-    november = dt.date(2026, 11, 23)
-    assert default_start(12, november) == default_start(34, november) == "2024-01"
-    assert default_start(36, november) == "2023-11"  # 2023-11 … 2026-10
-    assert default_start(72, dt.date(2027, 1, 1)) == "2021-01"  # 2021-01 … 2026-12
+    assert default_start(12) == default_start(36) == "2023-01"  # 2023-01 … 2025-12 at most
+    assert default_start(48) == "2022-01" and default_start(72) == "2020-01"  # … 2025-12
     proc = lcdp("generate", "--out", str(tmp_path / "data"), "--merchants", "10", "--months", "72")
     assert proc.returncode == 0, proc.stderr[-2000:]
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
-    assert manifest["params"]["start"] == default_start(72)
+    assert manifest["params"]["start"] == "2020-01"
+    moved = lcdp("generate", "--out", str(tmp_path / "moved"), "--merchants", "10", "--months", "3",
+                 "--start", "2024-05")
+    assert moved.returncode == 0, moved.stderr[-2000:]
+    assert json.loads((tmp_path / "moved" / "manifest.json").read_text())["params"]["start"] == "2024-05"
+
+
+def test_models_shows_counts_as_counts_and_says_why_the_oracle_is_empty(tmp_path):
+    """A version trained without --oracle: ``event_businesses 92``, not ``92.0000``, and a
+    line saying what would fill the empty oracle column."""
+    import mlflow
+
+    from lcdp.settings import Settings
+    from models import tracking
+
+    home = made_home(tmp_path)
+    settings = Settings(home=home)
+    with tracking.quiet_libraries(), tracking.run(settings, "credit-risk", run_name="by hand") as run:
+        mlflow.log_metrics({"holdout_auc": 0.816849, "holdout_event_businesses": 92.0, "holdout_events": 389.0})
+    client = tracking.client(settings)
+    client.create_registered_model("lcdp-credit-risk")
+    client.create_model_version("lcdp-credit-risk", source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    shown = lcdp("--home", str(home), "models", env={**ENV, "COLUMNS": "300"})
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "auc 0.8168" in shown.stdout and "event_businesses 92 " in shown.stdout, shown.stdout
+    assert "92.0000" not in shown.stdout
+    assert "oracle: empty for a version trained without --oracle DIR" in " ".join(shown.stdout.split())

@@ -18,8 +18,12 @@ def demo(
     ctx: typer.Context,
     merchants: Annotated[int, typer.Option(min=10, help="Businesses in the generated world.")] = 1000,
     months: Annotated[int, typer.Option(min=1, max=72, help="Months of history (the credit model needs 21 or more, the spending model 18).")] = 36,
-    seed: int = 7,
-    dirty: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.02,
+    seed: Annotated[int, typer.Option(help="Seed of the generated world: the same seed and start give the same world.")] = 7,
+    start: Annotated[str | None, typer.Option(
+        help="First month, YYYY-MM. [default: 2023-01, or earlier for a history too long to end by 2025-12]",
+        show_default=False)] = None,
+    dirty: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of records to corrupt with real-world faults "
+                                         "(each lands in quarantine with its reason).")] = 0.02,
     services: Annotated[bool, typer.Option("--services", help="Run the platform as services (lcdp up): deliver, "
                                            "and let Airflow's scheduler run every DAG on its own; stop them after.")] = False,
     poll_seconds: Annotated[int, typer.Option(min=5, help="--services: how often each feed polls its source.")] = 20,
@@ -32,7 +36,7 @@ def demo(
     c = ctx_of(ctx)
     try:
         with err.status("starting") as spinner:
-            params = WorldParams(merchants=merchants, months=months, seed=seed, start=default_start(months))
+            params = WorldParams(merchants=merchants, months=months, seed=seed, start=start or default_start(months))
             step = lambda m: (spinner.update(m), err.print(f"• {m}", highlight=False))  # noqa: E731
             summary = (run_services_demo(c.settings, params, dirty, poll_seconds=poll_seconds, step=step) if services
                        else run_demo(c.settings, params, dirty, step=step))
@@ -62,6 +66,13 @@ def demo(
             m.add_row(name, str(v["version"]), v["alias"] or "", "  ".join(f"{k} {x:.4f}" for k, x in ours.items()),
                       "  ".join(f"{k} {x:.4f}" for k, x in peers.items()))
         out.print(m)
+        p = Table("product", "rows", "suppressed cells", "version", title="data products (lcdp export --out DIR writes them)")
+        for name, v in summary.exports.items():
+            if "skipped" in v:
+                p.add_row(name, "", "", f"not built: {v['skipped']}")
+                continue
+            p.add_row(name, f"{v['rows']:,}", f"{v['suppressed_cells']:,}", str(v["version"]))
+        out.print(p)
         if summary.services:
             out.print("services (stopped after the demo; 'lcdp up' starts them again): "
                       + ", ".join(f"{s['name']} {'healthy' if s['healthy'] else 'unhealthy'} at {s['url']}"

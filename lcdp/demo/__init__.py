@@ -33,7 +33,8 @@ CONTENT_TYPES = {"ked": "text/csv", "gcgf": "application/x-ndjson"}
 
 class DemoSummary(BaseModel):
     """``lcdp demo --json``: tables (name → rows), ingestion, models (name → version, alias,
-    metrics and their ``oracle_*`` counterparts), exports (name → rows, suppressed cells), seconds."""
+    metrics and their ``oracle_*`` counterparts), exports (name → rows, suppressed cells), seconds.
+    Also written to ``summary.json`` beside the world's partner data."""
 
     tables: dict[str, int]
     ingestion: dict[str, dict[str, int]]
@@ -123,10 +124,14 @@ def summarize(settings: Settings, params: WorldParams, data: Path, runs: dict[st
         entry["rows_in"] += u.rows_in
         entry["rows_valid"] += u.rows_valid
         entry["rows_quarantined"] += u.rows_quarantined
-    return DemoSummary(
+    summary = DemoSummary(
         tables=tables, ingestion=ingestion, models=model_summary, exports=export_summaries, dag_runs=runs, partner_data=str(data),
         channels={"ggdata.merchants": "http_pull (Airflow)", "kona.transactions": "file_drop (Airflow)",
                   "gjf.employment": "file_drop (Airflow)", "ked.credit": "upload API", "gcgf.guarantees": "upload API"},
         seconds=round(time.perf_counter() - started, 1), stage_seconds=stages,
         dashboard=f"{settings.service_url}/dashboard",
     )
+    # kept beside the world's partner data: what this home's demo gave, for whoever reads
+    # the home later (the test suite reuses a demo home through it)
+    (data / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    return summary

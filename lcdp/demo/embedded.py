@@ -3,7 +3,8 @@
 - ``ggdata`` is pulled by its Airflow feed DAG from a portal simulator (the real envelope,
   with a 5xx injected on page 1 to show the retry);
 - ``kona`` and ``gjf`` are dropped as files and picked up by their Airflow feed DAGs;
-- ``ked`` and ``gcgf`` push their files to the upload API with their own partner keys;
+- ``ked`` and ``gcgf`` push their files to the upload API with their own partner keys, and
+  their feed DAGs publish what arrived;
 - the fusion DAG then builds silver and gold, the models DAG trains, gates and scores the
   credit-risk and spending models (with the generator's oracle beside them), the exports DAG
   builds the disclosure-controlled data products, and the maintenance DAG compacts the lake.
@@ -69,8 +70,16 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
     for partner, dataset in (("kona", "transactions"), ("gjf", "employment")):
         stage(f"{partner}_file_drop", f"{partner}: files dropped, Airflow picks them up",
               lambda p=partner, d=dataset: drop_and_pull(p, d))
-    stage("upload_api", "ked, gcgf: partners push their files to the upload API",
-          lambda: _upload_feeds(settings, data, manifest))
+    def push_and_publish() -> None:
+        _upload_feeds(settings, data, manifest)
+        # the feed DAG of an upload feed publishes what arrived (its bronze Asset); run now, it
+        # also leaves nothing unpublished for a scheduler started later (lcdp up) to find
+        for partner, dataset in (("ked", "credit"), ("gcgf", "guarantees")):
+            dag_id = f"lcdp_feed_{partner}_{dataset}"
+            runs[dag_id] = airflow_runner.run_dag(settings, dag_id, {}, log_file)["state"]
+
+    stage("upload_api", "ked, gcgf: partners push their files to the upload API, Airflow publishes them",
+          push_and_publish)
 
     def fuse() -> None:
         # a scheduler would start this DAG on the bronze Assets the feeds just published;
@@ -95,5 +104,8 @@ def run_demo(settings: Settings, params: WorldParams, dirty: float,
         runs["lcdp_maintenance"] = airflow_runner.run_dag(settings, "lcdp_maintenance", {}, log_file)["state"]
 
     stage("maintenance", "maintenance: Airflow compacts and vacuums every table (time travel kept)", maintain)
+    # every DAG ran above; the Asset events those runs published must not start them again
+    # when a scheduler comes up on this home (lcdp up)
+    airflow_runner.consume_asset_queue(settings)
 
     return summarize(settings, params, data, runs, stages, started, step)

@@ -22,7 +22,7 @@ from lcdp.settings import Settings
 
 FEEDS = ["lcdp_feed_ggdata_merchants", "lcdp_feed_kona_transactions", "lcdp_feed_gjf_employment",
          "lcdp_feed_ked_credit", "lcdp_feed_gcgf_guarantees"]
-DOWNSTREAM = ["lcdp_fusion", "lcdp_models", "lcdp_exports"]
+DOWNSTREAM = ["lcdp_fusion", "lcdp_models", "lcdp_exports", "lcdp_maintenance"]
 PORTAL_KEY = "demo-key"
 
 
@@ -31,8 +31,8 @@ def _when(text: str | None) -> dt.datetime | None:
 
 
 def wait_for_pipeline(api, poll_seconds: int, timeout_s: float, step: Callable[[str], None]) -> dict[str, str]:
-    """Wait until every feed has published (a run whose ``pull`` succeeded) and fusion, models
-    and exports have each run after that and stayed quiet (nothing queued or running) for three
+    """Wait until every feed has published (a run whose ``pull`` succeeded) and fusion, models,
+    exports and maintenance have each run after that and stayed quiet (nothing queued or running) for three
     poll periods; returns DAG id → its newest finished run's state. Raises PipelineFailed on a
     failed run of a downstream DAG, or of a feed whose retries are spent."""
     deadline = time.monotonic() + timeout_s

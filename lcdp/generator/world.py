@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lcdp.calendar import POLICY_FUND_MONTHS, holiday_dates
+from lcdp.calendar import DEFAULT_START, POLICY_FUND_MONTHS, holiday_dates
 from lcdp.contracts import reference
 from lcdp.generator.day_factor import day_factor
 
@@ -55,24 +55,6 @@ AGE_WEIGHTS = np.array([0.05, 0.17, 0.19, 0.21, 0.19, 0.12, 0.07])
 CHANNELS = np.array(["카드", "모바일", "QR"])
 SYLLABLES = list("행복우리미소한빛푸른나래보람가온다온새봄해든별빛도담")
 BRANCH = ["본점", "역점", "시장점", "중앙점", "1호점", "2호점", ""]
-
-
-#: The first month of generated data when the history asked for fits before today: fixed, so
-#: a seed always gives the same files.
-DEFAULT_START = "2024-01"
-
-
-def ending_last_month(months: int, today: dt.date | None = None) -> str:
-    """The first month of a history of ``months`` whose last month is last month."""
-    today = today or dt.date.today()
-    first = today.year * 12 + today.month - 1 - months
-    return f"{first // 12}-{first % 12 + 1:02d}"
-
-
-def default_start(months: int, today: dt.date | None = None) -> str:
-    """``DEFAULT_START``, or, for a history too long to end by last month from there, the
-    latest first month that does (36 months asked in November 2026 start in November 2023)."""
-    return min(DEFAULT_START, ending_last_month(months, today))
 
 
 @dataclass(frozen=True)
