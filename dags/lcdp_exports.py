@@ -4,7 +4,8 @@ One task per product of ``schemas/lake.py`` (``gold.export_<name>``), each
 publishing its table as an Asset. The DAG runs once fusion has written its last table and
 whenever a model's scores that a product reads have a new version
 (``export_triggers``). A product whose sources are not in the lake yet (no
-champion has scored) skips, saying why; a product whose disclosure audit fails fails its
+champion has scored) skips, saying why, and so does one whose sources' data did not change
+(a compaction is no change), publishing no Asset event; a product whose disclosure audit fails fails its
 task and publishes nothing. Wiring only: the work lives in ``lcdp.pipeline.products``,
 ``lcdp.exports`` and ``jobs/exports``.
 """
@@ -39,6 +40,10 @@ def lcdp_exports():
 
             with task_outcome(f"product {name}"):
                 result = build_product(load_settings(), name)
+            if result.status == "up to date":  # its sources' data did not change: no new release
+                from airflow.exceptions import AirflowSkipException
+
+                raise AirflowSkipException(f"product {name} is up to date with its sources (version {result.version})")
             return result.model_dump(mode="json", exclude={"disclosure": {"audit": {"findings"}}})
 
         build()

@@ -1,4 +1,6 @@
-"""Maintenance DAG: compact small files and vacuum old ones in every lake table, daily.
+"""Maintenance DAG: compact small files and vacuum old ones in every lake table, after each
+new release of the data products (the end of the chain feeds → fusion → models → exports),
+so it runs when the lake has changed and never on a lake that has not.
 
 Retention keeps time travel: files of versions younger than ``LCDP_RETENTION_HOURS`` and of
 versions pinned by models stay (``lcdp.lake.maintenance``). One mapped task per table, so a
@@ -9,11 +11,13 @@ import datetime as dt
 
 from airflow.sdk import dag, task
 
+from schemas.lake import PRODUCTS, any_of
+
 
 @dag(
     dag_id="lcdp_maintenance",
     description="delta-rs compaction and vacuum under the retention policy",
-    schedule="@daily",
+    schedule=any_of(p.table for p in PRODUCTS),
     start_date=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
     max_active_runs=1,

@@ -43,15 +43,21 @@ def configure(level: str = "INFO", json: bool = False) -> None:
 def set_level(level: str) -> None:
     """The level for every logger, now or when logging starts (the CLI's ``--log-level``)."""
     _config["level"] = level
-    if _config["done"]:
+    if _config["done"] is True:
         configure(level, _config["json"])
 
 
 def get(name: str) -> structlog.typing.FilteringBoundLogger:
-    """A logger; library use (Airflow tasks, notebooks, benchmarks) logs to stderr at INFO
-    unless the command line said otherwise."""
+    """A logger; library use (notebooks, benchmarks) logs to stderr at INFO unless the command
+    line said otherwise. Inside a host that set structlog up first (an Airflow task: its
+    supervisor receives the task's structured logs), the host's configuration is kept, so our
+    lines reach the task's log at their own level; printed to stderr instead, Airflow would
+    record every one of them as an error."""
     import structlog
 
     if not _config["done"]:
-        configure(_config["level"], _config["json"])
+        if structlog.is_configured():
+            _config["done"] = "host"
+        else:
+            configure(_config["level"], _config["json"])
     return structlog.get_logger(name)

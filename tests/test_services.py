@@ -5,13 +5,17 @@ DAGs, then fusion, models and exports through their Assets; every service health
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from deltalake import DeltaTable
@@ -28,7 +32,9 @@ from lcdp.settings import Settings
 
 KEY = "services-test-key-0123456789"
 POLL_SECONDS = 10
-SERVICES = ["spark", "mlflow", "service", "airflow-api", "airflow-dag-processor", "airflow-scheduler"]
+SERVICES = ["spark", "mlflow", "service", "airflow-api", "airflow-dag-processor", "airflow-scheduler",
+            "airflow-triggerer"]
+DOWNSTREAM = ["lcdp_fusion", "lcdp_models", "lcdp_exports", "lcdp_maintenance"]
 
 
 def _free_ports(n: int) -> list[int]:
@@ -99,7 +105,7 @@ def test_lcdp_up_runs_the_pipeline_by_itself_and_down_leaves_nothing(pg_url, tmp
             demo.upload_feeds(settings, data, manifest, f"http://127.0.0.1:{service_port}")
             with AirflowApi(settings) as api:
                 runs = wait_for_pipeline(api, POLL_SECONDS, 1200, lambda m: print(m, flush=True))
-                assert set(runs) == {*FEEDS, "lcdp_fusion", "lcdp_models", "lcdp_exports"}
+                assert set(runs) == {*FEEDS, *DOWNSTREAM}
                 assert all(api.runs(dag)[0]["run_type"] != "manual" for dag in runs)  # the scheduler's runs
 
             health = _by_name(last_json(lcdp_json(settings, "ps")))
@@ -127,3 +133,96 @@ def test_lcdp_up_runs_the_pipeline_by_itself_and_down_leaves_nothing(pg_url, tmp
     assert catalog.row_count("silver.merchants", settings) == 30
     assert catalog.row_count("gold.merchant_month_features", settings) > 0
     assert catalog.row_count("gold.export_spending", settings) > 0
+
+
+def _after(runs: list[dict], since: dt.datetime) -> list[dict]:
+    return [r for r in runs if dt.datetime.fromisoformat(r["run_after"].replace("Z", "+00:00")) >= since]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_up_on_the_demo_s_home_runs_nothing_and_down_up_at_once_comes_back(demo_home, tmp_path):
+    """On a finished demo's home, ``lcdp up`` once ran every DAG again on unchanged data
+    (fusion twice, a new version of each model, every product, maintenance), the registry feed
+    failed for want of its URL, Airflow's health showed no triggerer, and ``down && up`` after
+    a keep-alive client failed for a minute (the port check refused TIME_WAIT sockets). Now:
+    seven healthy services, the feed without its settings paused with the reason, no downstream
+    run, no new version of any table or model, and ``down && up`` at once comes back."""
+    home = tmp_path / "home"
+    shutil.copytree(demo_home["home"], home, symlinks=True, ignore=shutil.ignore_patterns("run", "logs"))
+    airflow_port, mlflow_port, spark_port, service_port = _free_ports(4)
+    settings = Settings(home=home, airflow_port=airflow_port, mlflow_port=mlflow_port, spark_port=spark_port,
+                        service_port=service_port)
+    unset = {"LCDP_GGDATA_URL": "", "LCDP_GGDATA_KEY": ""}
+    tables = {t["name"]: t["version"] for t in last_json(_lcdp(settings, "status"))["tables"]}
+    models = last_json(_lcdp(settings, "models"))
+    since = dt.datetime.now(dt.timezone.utc)
+    try:
+        up = _lcdp(settings, "up", **unset)
+        assert up.returncode == 0, up.stderr[-3000:]
+        assert "ggdata.merchants: paused until LCDP_GGDATA_URL and LCDP_GGDATA_KEY are set" in up.stderr
+        states = _by_name(last_json(up))
+        assert list(states) == SERVICES and all(s["healthy"] for s in states.values()), states
+        with AirflowApi(settings) as api:
+            health = api.get("/api/v2/monitor/health")
+            assert {k: v["status"] for k, v in health.items()} == dict.fromkeys(
+                ("metadatabase", "scheduler", "triggerer", "dag_processor"), "healthy"), health
+            assert api.get("/api/v2/dags/lcdp_feed_ggdata_merchants")["is_paused"]
+            # give the scheduler time to start whatever it would on this home; then an operator
+            # polls a feed by hand: it finds nothing new and publishes nothing
+            time.sleep(60)
+            poll = api.trigger("lcdp_feed_kona_transactions")
+            deadline = time.monotonic() + 300
+            while (state := api.runs("lcdp_feed_kona_transactions", limit=1)[0]["state"]) in ("queued", "running"):
+                assert time.monotonic() < deadline, "the feed's run did not finish in 300 s"
+                time.sleep(3)
+            assert state == "success"
+            assert api.task_states("lcdp_feed_kona_transactions", poll["dag_run_id"]) == {"pull": "skipped"}
+            time.sleep(30)  # what a published Asset would have started, it would have by now
+            for feed in FEEDS:  # the scheduler's own polls (due on their schedules) found nothing either
+                for run in _after(api.runs(feed), since):
+                    assert api.task_states(feed, run["dag_run_id"]).get("pull") in ("skipped", None), (feed, run)
+            assert _after(api.runs(FEEDS[0]), since) == []  # paused
+            assert {d: _after(api.runs(d), since) for d in DOWNSTREAM} == dict.fromkeys(DOWNSTREAM, [])
+        # the task's log holds the platform's lines at their level (they were all "error", or absent)
+        [log] = [p for p in (home / "airflow" / "logs").rglob("*.log") if poll["dag_run_id"] in str(p)]
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        assert {"event": "drop.pulled", "level": "info"}.items() <= next(
+            (line for line in lines if line.get("event") == "drop.pulled"), {}).items(), lines
+        assert [line for line in lines if line.get("level") == "error"] == []
+
+        # a browser session (keep-alive) on the service, then down && up at once
+        with httpx.Client(base_url=f"http://127.0.0.1:{service_port}") as browser:
+            for path in ("/healthz", "/dashboard/login", "/docs"):
+                assert browser.get(path).status_code == 200
+            down = _lcdp(settings, "down")
+            assert down.returncode == 0, down.stderr[-2000:]
+            again = _lcdp(settings, "up", **unset)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert all(s["healthy"] for s in _by_name(last_json(again)).values())
+    finally:
+        _lcdp(settings, "down")
+    assert {t["name"]: t["version"] for t in last_json(_lcdp(settings, "status"))["tables"]} == tables
+    assert last_json(_lcdp(settings, "models")) == models
+
+
+def test_up_stops_what_it_started_when_a_service_fails_to_start(tmp_path, monkeypatch):
+    """When the service died at start (the port check's TIME_WAIT refusal), ``up`` reported it
+    and left Spark, MLflow and the Airflow api-server running. Now what one ``up`` started stops
+    again when a later service fails: here real processes, one healthy, one that exits."""
+    from lcdp.errors import ServiceError
+    from lcdp.ops import supervisor
+    from lcdp.ops.services import Service
+    from lcdp.runstate import read_state
+
+    settings = Settings(home=tmp_path / "home", pseudonym_key="stop-on-failure-key-0123456789")
+    healthy = Service("first", ["sleep", "300"], "http://127.0.0.1:1", lambda: (True, "up"))
+    failing = Service("second", ["false"], "http://127.0.0.1:2", lambda: (False, "no answer"), after="first")
+    monkeypatch.setattr(supervisor, "services", lambda _settings: [healthy, failing])
+    events: list[str] = []
+    with pytest.raises(ServiceError, match="second exited while starting"):
+        supervisor.up(settings, timeout_s=30, on_event=events.append)
+    assert any(e.startswith("first: stopping") for e in events), events
+    assert read_state(settings, "first") is None and read_state(settings, "second") is None
+    time.sleep(1)
+    assert [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "300"]] == []

@@ -1,6 +1,6 @@
 """A small client of Airflow's REST API (v2), as a user of ``lcdp up`` would use it: sign in
 with the UI's user (Airflow's simple auth manager writes the password into the Airflow home),
-then read DAG runs and their task instances."""
+then read DAG runs and their task instances, or start a run."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ class AirflowApi:
         if response.status_code == 401:  # the token expired: sign in again
             self._token = None
             response = self._client.get(path, params=params, headers=self._headers())
+        response.raise_for_status()
+        return response.json()
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
+        """Start a run of the DAG now, as the UI's trigger button does; returns the run."""
+        body = {"logical_date": None, "conf": conf or {}}
+        response = self._client.post(f"/api/v2/dags/{dag_id}/dagRuns", json=body, headers=self._headers())
         response.raise_for_status()
         return response.json()
 

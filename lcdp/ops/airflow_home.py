@@ -42,7 +42,9 @@ def config(settings: Settings) -> dict[str, dict[str, str]]:
         "database": _database(settings.airflow_db_url),
         "api": {"host": "127.0.0.1", "port": str(port), "base_url": f"http://127.0.0.1:{port}"},
         "api_auth": {"jwt_secret": settings.home_secret("airflow-jwt.key").decode()},
-        "logging": {"base_log_folder": str(home / "logs"), "logging_level": "WARNING",
+        # INFO: a task's log holds the task's own lines (Airflow's CLI commands the platform runs
+        # ask for WARNING themselves, see airflow_runner)
+        "logging": {"base_log_folder": str(home / "logs"), "logging_level": "INFO",
                     "dag_processor_child_process_log_directory": str(home / "logs" / "dag_processor")},
         "dag_processor": {"refresh_interval": "30"},
         "scheduler": {"enable_health_check": "True"},

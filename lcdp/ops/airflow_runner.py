@@ -31,7 +31,10 @@ def _fail_reason(output: str) -> str | None:
 def _airflow(settings: Settings, *args: str, log_file: Path | None = None) -> str:
     cmd = [str(Path(sys.executable).with_name("airflow")), *args]
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(cmd, env=airflow_env(settings), capture_output=True, text=True)
+    # the home's level (INFO) is for the task logs of the services' runs; a command's own
+    # chatter (and `dags test`'s in-process tasks) is not worth reading
+    env = airflow_env(settings) | {"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
     if log_file is not None:
         with open(log_file, "a") as fh:
@@ -86,6 +89,28 @@ def run_dag(settings: Settings, dag_id: str, conf: dict, log_file: Path | None =
         raise AirflowError(f"DAG {dag_id} run {run['run_id']} ended {run.get('state')}: "
                            f"{', '.join(failed) or 'no task failed?'}\n{tail}")
     return run
+
+
+def consume_asset_queue(settings: Settings) -> int:
+    """Forget the Asset events queued for DAGs not yet started; returns how many.
+
+    ``airflow dags test`` runs publish Asset events like any run, so after the demo has run
+    every DAG itself, the queue still asks for fusion (and maintenance) again: a scheduler
+    started later (``lcdp up``) would run them once more on data they already hold."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(settings.airflow_db_url)
+    try:
+        with engine.begin() as db:
+            return db.execute(text("DELETE FROM asset_dag_run_queue")).rowcount or 0
+    finally:
+        engine.dispose()
+
+
+def set_paused(settings: Settings, paused: dict[str, bool], log_file: Path | None = None) -> None:
+    """Pause or unpause DAGs (``dag_id → paused``); the DAGs must be serialized already."""
+    for dag_id, pause in paused.items():
+        _airflow(settings, "dags", "pause" if pause else "unpause", dag_id, "-y", log_file=log_file)
 
 
 def task_states(settings: Settings, dag_id: str, run_id: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Each service's health, asked the way its own project recommends.
 
 - Airflow: ``GET /api/v2/monitor/health`` answers 200 whatever the state, so its JSON is read:
-  ``metadatabase``, ``scheduler`` and ``dag_processor`` each carry a ``status``.
+  ``metadatabase``, ``scheduler``, ``dag_processor`` and ``triggerer`` each carry a ``status``.
 - MLflow: ``GET /health`` answers ``OK``.
 - Sail: the standard gRPC health service (``grpc.health.v1.Health/Check``) answers ``SERVING``.
 - Our service: ``GET /healthz``.

@@ -5,10 +5,12 @@
   ``SAIL_MODE`` from the caller's environment picks its mode (``local``, ``local-cluster``).
 - ``mlflow``: the tracking server on the same backend store and artifacts ``lcdp train`` uses.
 - ``service``: ``lcdp serve`` (uploads, export API, Delta Sharing).
-- ``airflow-api``, ``airflow-dag-processor``, ``airflow-scheduler``: Airflow 3 with the
-  LocalExecutor on the home's generated ``airflow.cfg``. No DAG of ours defers, so no triggerer.
+- ``airflow-api``, ``airflow-dag-processor``, ``airflow-scheduler``, ``airflow-triggerer``:
+  Airflow 3 with the LocalExecutor on the home's generated ``airflow.cfg``. No DAG of ours
+  defers today, but Airflow counts the triggerer among its components: without one its UI
+  shows the deployment unhealthy, and a deferrable operator added later would wait forever.
 
-The scheduler and the dag-processor start once the api-server is healthy: task processes talk
+The scheduler, the dag-processor and the triggerer start once the api-server is healthy: task processes talk
 to Airflow through its execution API, and the scheduler runs the DAGs due at once (unpaused
 DAGs with a schedule) as soon as it starts; tasks started before the API answered failed with
 a read timeout and waited out their retry delay.
@@ -77,4 +79,6 @@ def services(settings: Settings) -> list[Service]:
                 lambda: health.airflow_component(airflow_url, "dag_processor"), airflow=True, after="airflow-api"),
         Service("airflow-scheduler", [str(BIN / "airflow"), "scheduler"], airflow_url,
                 lambda: health.airflow_component(airflow_url, "scheduler"), airflow=True, after="airflow-api"),
+        Service("airflow-triggerer", [str(BIN / "airflow"), "triggerer"], airflow_url,
+                lambda: health.airflow_component(airflow_url, "triggerer"), airflow=True, after="airflow-api"),
     ]

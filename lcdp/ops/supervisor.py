@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from pydantic import BaseModel
 from lcdp import log
 from lcdp.errors import ServiceError
 from lcdp.ops.services import Service, services, spark_remote
-from lcdp.runstate import ServiceState, alive, read_state, run_dir, state_file
+from lcdp.runstate import ServiceState, alive, bind_problem, read_state, run_dir, state_file
 from lcdp.settings import REPO_ROOT, Settings
 
 _log = log.get(__name__)
@@ -132,26 +131,41 @@ def status(settings: Settings, check_health: bool = True) -> list[ServiceStatus]
     return out
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def feed_registry() -> list[dict]:
+    """The partner feeds of ``infra/feeds.yaml``, each with the ``dag_id`` of its DAG."""
+    feeds = yaml.safe_load((REPO_ROOT / "infra" / "feeds.yaml").read_text())["feeds"]
+    return [feed | {"dag_id": f"lcdp_feed_{feed['partner']}_{feed['dataset']}"} for feed in feeds]
 
 
-def _prepare_airflow(settings: Settings) -> None:
+def unconfigured_feeds(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Pull feeds whose connection settings are not set (``dag_id → why``): their DAG could
+    only fail, so ``up`` pauses it, and unpauses it once the settings are there."""
+    environ = os.environ if environ is None else environ
+    out = {}
+    for feed in feed_registry():
+        needed = [feed[k] for k in ("url_env", "key_env") if feed.get(k)]
+        if any(not environ.get(name) for name in needed):
+            out[feed["dag_id"]] = (f"{feed['partner']}.{feed['dataset']}: paused until {' and '.join(needed)} "
+                                   "are set (then `lcdp up` again)")
+    return out
+
+
+def _prepare_airflow(settings: Settings, on_event: Callable[[str], None]) -> None:
+    """Migrate Airflow's metadata database, serialize the DAGs, and pause each pull feed that
+    has no connection settings (unpause the others), saying why in one line."""
     from lcdp.ops import airflow_runner
 
     log_dir(settings).mkdir(parents=True, exist_ok=True)
-    log_file = log_dir(settings) / "airflow-db-migrate.log"
+    log_file = log_dir(settings) / "airflow-prepare.log"
     try:
-        airflow_runner.migrate(settings, log_file)
+        airflow_runner.prepare(settings, log_file)
+        unconfigured = unconfigured_feeds()
+        pull_feeds = [f["dag_id"] for f in feed_registry() if f.get("url_env")]
+        airflow_runner.set_paused(settings, {dag_id: dag_id in unconfigured for dag_id in pull_feeds}, log_file)
     except airflow_runner.AirflowError as exc:
-        raise ServiceError(f"Airflow's metadata database could not be migrated ({str(exc).splitlines()[0]}); "
-                           f"see {log_file}") from None
+        raise ServiceError(f"Airflow could not be prepared ({str(exc).splitlines()[0]}); see {log_file}") from None
+    for why in unconfigured.values():
+        on_event(why)
 
 
 def up(settings: Settings, timeout_s: float = 300.0,
@@ -160,7 +174,7 @@ def up(settings: Settings, timeout_s: float = 300.0,
     from lcdp import metadata
 
     settings.ensure_dirs()
-    for feed in yaml.safe_load((REPO_ROOT / "infra" / "feeds.yaml").read_text())["feeds"]:
+    for feed in feed_registry():
         if feed["channel"] == "file_drop":  # where partners drop their files; the feed DAG polls it
             (settings.drop_root / feed["partner"] / feed["dataset"]).mkdir(parents=True, exist_ok=True)
     on_event("upgrading the metadata database")
@@ -176,13 +190,27 @@ def up(settings: Settings, timeout_s: float = 300.0,
             state_file(settings, service.name).unlink(missing_ok=True)
         todo.append(service)
     for service in todo:
-        if service.port is not None and not _port_free(service.port):
-            raise ServiceError(f"{service.name}: port {service.port} on 127.0.0.1 is taken by another program; "
-                               f"free it or set {service.setting} to another port")
+        problem = bind_problem("127.0.0.1", service.port) if service.port is not None else None
+        if problem is not None:
+            raise ServiceError(f"{service.name}: {problem}; free it or set {service.setting} to another port")
     if any(s.airflow for s in todo):
-        on_event("migrating Airflow's metadata database")
-        _prepare_airflow(settings)
+        on_event("preparing Airflow (metadata database, DAGs, feeds without their settings paused)")
+        _prepare_airflow(settings, on_event)
     started: dict[str, ServiceState] = {}
+    try:
+        _start_and_wait(settings, todo, started, timeout_s, on_event)
+    except BaseException:
+        # nothing half-up is left behind: what this call started stops again
+        for name in reversed(list(started)):
+            _stop(settings, name, on_event)
+        raise
+    return status(settings)
+
+
+def _start_and_wait(settings: Settings, todo: list[Service], started: dict[str, ServiceState], timeout_s: float,
+                    on_event: Callable[[str], None]) -> None:
+    """Start ``todo`` in order (each once what it comes ``after`` is healthy) and wait until
+    every service is healthy; ``started`` collects what was started."""
     pending = list(todo)
     healthy: set[str] = set()
 
@@ -217,7 +245,22 @@ def up(settings: Settings, timeout_s: float = 300.0,
                                f"{log_dir(settings) / (name + '.log')}")
         if waiting:
             time.sleep(1.0)
-    return status(settings)
+
+
+def _stop(settings: Settings, name: str, on_event: Callable[[str], None]) -> bool:
+    """Stop one service's process group and forget its state; whether it was running."""
+    state = read_state(settings, name)
+    if state is None:
+        return False
+    running = alive(state)
+    if running:
+        on_event(f"{name}: stopping (pid {state.pid})")
+        try:
+            os.killpg(state.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    state_file(settings, name).unlink(missing_ok=True)
+    return running
 
 
 def _ours(settings: Settings) -> list[psutil.Process]:
@@ -237,19 +280,7 @@ def down(settings: Settings, timeout_s: float = 30.0,
          on_event: Callable[[str], None] = lambda _m: None) -> list[str]:
     """Stop what ``up`` started (services in reverse order, each with its process group), then
     any process of ours that left its group; returns the services stopped."""
-    stopped = []
-    for service in reversed(services(settings)):
-        state = read_state(settings, service.name)
-        if state is None:
-            continue
-        if alive(state):
-            on_event(f"{service.name}: stopping (pid {state.pid})")
-            try:
-                os.killpg(state.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            stopped.append(service.name)
-        state_file(settings, service.name).unlink(missing_ok=True)
+    stopped = [service.name for service in reversed(services(settings)) if _stop(settings, service.name, on_event)]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _ours(settings):
         time.sleep(0.5)

@@ -77,7 +77,10 @@ def build(settings: Settings, name: str, full: bool = False) -> ExportResult:
         how = "lcdp score" if any(t in scored for t in missing) else "lcdp fuse"
         raise ExportUnavailable(f"product {name!r} needs {', '.join(missing)}, not in the lake yet", hint=f"run `{how}`")
     previous = None if full else lineage.latest(entry.table, settings)
-    if previous is not None and previous.get("inputs") == inputs:
+    # behind its sources only when their data changed (a compaction of a source is no reason
+    # to build and audit the product again), or when the product now publishes other columns
+    if (previous is not None and catalog.same_data(settings, previous.get("inputs") or {}, inputs)
+            and _published_columns(settings, entry.table) == product.arrow_schema().names):
         report = previous.get("disclosure")
         return ExportResult(product=name, table=entry.table, status=StepStatus.UP_TO_DATE,
                             version=catalog.version(entry.table, settings),
@@ -110,6 +113,11 @@ def build(settings: Settings, name: str, full: bool = False) -> ExportResult:
     _log.info("export.built", product=name, table=entry.table, version=version, rows=table.num_rows,
               suppressed=suppressed, seconds=result.seconds)
     return result
+
+
+def _published_columns(settings: Settings, table: str) -> list[str]:
+    handle = catalog.delta(table, settings)
+    return [] if handle is None else [field.name for field in handle.schema().fields]
 
 
 def export_summary(settings: Settings) -> dict[str, dict]:
