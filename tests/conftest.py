@@ -122,9 +122,9 @@ def last_json(proc: subprocess.CompletedProcess) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-#: the suite's demo world: README's demo command at this size (both models trained and
-#: scored, every product built, some regions suppressed on the dashboard's maps)
-DEMO_SIZE = ("--merchants", "300", "--months", "24")
+#: the suite's demo world: README's demo command as it stands (README's figures are this
+#: run's), so no option is added
+DEMO_SIZE: tuple[str, ...] = ()
 
 
 def readme_commands() -> dict[str, str]:
@@ -141,13 +141,16 @@ def readme_commands() -> dict[str, str]:
 def demo_home(tmp_path_factory) -> dict:
     """A platform home made by README's demo command (bootstrap included), at ``DEMO_SIZE``:
     its ``home``, the ``command`` that made it and the demo's ``summary``. Shared by the
-    dashboard's browser test and the documentation's examples. ``LCDP_TEST_DEMO_HOME`` names
+    dashboard's browser test, the documentation's examples, README's figures and ``lcdp up``
+    on a finished demo's home. ``LCDP_TEST_DEMO_HOME`` names
     a demo home to reuse instead (while working on the pages or the docs)."""
     reuse = os.environ.get("LCDP_TEST_DEMO_HOME")
-    if reuse:
-        return {"home": Path(reuse), "command": None, "summary": None}
+    if reuse:  # the summary the demo kept beside its partner data
+        kept = sorted(Path(reuse).glob("demo/*/summary.json"))
+        return {"home": Path(reuse), "command": None,
+                "summary": json.loads(kept[-1].read_text(encoding="utf-8")) if kept else None}
     home = tmp_path_factory.mktemp("demo") / "home"
-    command = f"{readme_commands()['demo']} --json {' '.join(DEMO_SIZE)}"
+    command = " ".join([readme_commands()["demo"], "--json", *DEMO_SIZE])
     env = {k: v for k, v in os.environ.items() if not k.startswith("LCDP_")} | {"LCDP_HOME": str(home)}
     proc = subprocess.run(["bash", "-c", command], cwd=Path(__file__).resolve().parents[1], env=env,
                           capture_output=True, text=True, timeout=1800)

@@ -45,14 +45,18 @@ def documents() -> list[Path]:
 
 
 def examples() -> list:
-    """Every bash and python block to run against the demo home (README's two commands and
-    docs/extending.md have tests of their own)."""
+    """Every bash and python block to run against the demo home (README's two commands,
+    docs/extending.md and the training guide of docs/models.md, which writes to its home, have
+    tests of their own)."""
+    from test_notebook_guide import guide_code
+
+    guide = guide_code()
     found = []
     for path in documents():
         if path == EXTENDING:
             continue
         for lang, line, text in blocks(path):
-            if lang in ("bash", "python") and "infra/bootstrap.sh" not in text:
+            if lang in ("bash", "python") and "infra/bootstrap.sh" not in text and text.strip() not in guide:
                 found.append(pytest.param(lang, text, id=f"{path.relative_to(REPO)}:{line}"))
     return found
 
@@ -89,7 +93,49 @@ def test_readme_gives_the_two_commands_ci_and_the_suite_run(demo_home):
     assert ci[-1] == commands["tests"]
     assert commands["demo"] == "bash infra/bootstrap.sh && .venv/bin/lcdp demo"
     if demo_home["command"] is not None:
-        assert demo_home["command"].startswith(commands["demo"] + " ") and demo_home["command"].endswith(" ".join(DEMO_SIZE))
+        assert demo_home["command"] == " ".join([commands["demo"], "--json", *DEMO_SIZE])
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+def _rows(product: str):
+    return lambda s: f"{s['exports'][product]['rows']:,} ({s['exports'][product]['suppressed_cells']:,})"
+
+
+#: README's "What the demo gives": each figure's row title → how the demo's summary gives it
+README_FIGURES = {
+    "payments the card operator delivered (rows in)": lambda s: _count(s["ingestion"]["kona.transactions"]["rows_in"]),
+    "of them quarantined, each with its reason": lambda s: _count(s["ingestion"]["kona.transactions"]["rows_quarantined"]),
+    "payments in `silver.transactions`": lambda s: _count(s["tables"]["silver.transactions"]),
+    "merchants in `silver.merchants`": lambda s: _count(s["tables"]["silver.merchants"]),
+    "business-months in `gold.merchant_month_features`": lambda s: _count(s["tables"]["gold.merchant_month_features"]),
+    "credit-risk AUC (baseline; oracle)": lambda s: "{auc:.4f} ({baseline_auc:.4f}; {oracle_auc:.4f})".format(
+        **s["models"]["credit_risk"]),
+    "spending WAPE (seasonal naive; AutoETS; oracle)":
+        lambda s: "{wape:.4f} ({seasonal_naive_wape:.4f}; {auto_ets_wape:.4f}; {oracle_wape:.4f})".format(
+            **s["models"]["spending_pattern"]),
+    "`spending` product rows (suppressed cells)": _rows("spending"),
+    "`risk` product rows (suppressed cells)": _rows("risk"),
+    "`forecasts` product rows (suppressed cells)": _rows("forecasts"),
+}
+
+
+def readme_figures() -> dict[str, str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## What the demo gives", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip().strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+    return {title.strip(): value.strip() for title, value in rows[2:]}
+
+
+def test_readme_s_demo_figures_are_what_a_fresh_run_gives(demo_home):
+    """README quoted figures no run could give (the world moved with today's date); they are
+    now the figures of README's demo command, which this suite has just run (the summary a
+    demo keeps beside its partner data, when LCDP_TEST_DEMO_HOME reuses a home)."""
+    summary = demo_home["summary"]
+    assert summary is not None, "the demo home keeps no summary.json: make it again with README's demo command"
+    assert readme_figures() == {title: figure(summary) for title, figure in README_FIGURES.items()}
 
 
 def test_every_document_has_examples_and_each_is_runnable_code():
@@ -162,3 +208,21 @@ def test_extending_adds_a_gold_table_and_a_product_as_its_module_and_one_entry(d
     from lcdp import declarations
 
     assert "gold.region_month" not in declarations.table_names()
+
+
+def test_the_demo_prints_each_product_s_rows_and_suppressed_cells(demo_home):
+    """README promised each product's rows and suppressed cells, and only `--json` had them."""
+    from rich.console import Console
+
+    from lcdp.cli.demo import print_summary
+    from lcdp.demo import DemoSummary
+
+    console = Console(record=True, width=200)
+    summary = DemoSummary.model_validate(demo_home["summary"])
+    print_summary(summary, console)
+    printed = console.export_text()
+    assert "data products" in printed
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in printed.splitlines() if "│" in line]
+    for name, product in summary.exports.items():
+        assert [name, f"{product['rows']:,}", f"{product['suppressed_cells']:,}", str(product["version"])] in rows, \
+            printed[-2000:]

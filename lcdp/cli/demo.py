@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from lcdp.cli.context import GLOBAL_HELP, ctx_of, emit, err, out
 from lcdp.errors import AirflowError, PipelineFailed, ServiceError
+
+if TYPE_CHECKING:  # the command line starts without the demo's imports
+    from lcdp.demo import DemoSummary
 
 app = typer.Typer()
 
@@ -46,39 +50,41 @@ def demo(
         raise type(exc)(str(exc).splitlines()[0], hint=f"service logs: {c.settings.home_dir / 'logs'}, task logs: "
                         f"{c.settings.airflow_home / 'logs'}") from None
 
-    def render() -> None:
-        t = Table("table", "rows", title="lake tables")
-        for name, rows in summary.tables.items():
-            t.add_row(name, f"{rows:,}")
-        out.print(t)
-        i = Table("feed", "uploads", "duplicates", "refused", "rows in", "valid", "quarantined", title="ingestion")
-        for feed, v in summary.ingestion.items():
-            i.add_row(feed, *(f"{v[k]:,}" for k in ("uploads", "duplicates", "refused", "rows_in", "rows_valid", "rows_quarantined")))
-        out.print(i)
-        m = Table("model", "version", "alias", "holdout metrics", "beside", title="models")
-        for name, v in summary.models.items():
-            if "skipped" in v:
-                m.add_row(name, "", "", f"not trained: {v['skipped']}", "")
-                continue
-            ours = {k: v[k] for k in ("auc", "ks", "brier", "wape", "mase") if v.get(k) is not None}
-            peers = {k: v[k] for k in ("oracle_auc", "baseline_auc", "seasonal_naive_wape", "auto_ets_wape",
-                                       "oracle_wape") if v.get(k) is not None}
-            m.add_row(name, str(v["version"]), v["alias"] or "", "  ".join(f"{k} {x:.4f}" for k, x in ours.items()),
-                      "  ".join(f"{k} {x:.4f}" for k, x in peers.items()))
-        out.print(m)
-        p = Table("product", "rows", "suppressed cells", "version", title="data products (lcdp export --out DIR writes them)")
-        for name, v in summary.exports.items():
-            if "skipped" in v:
-                p.add_row(name, "", "", f"not built: {v['skipped']}")
-                continue
-            p.add_row(name, f"{v['rows']:,}", f"{v['suppressed_cells']:,}", str(v["version"]))
-        out.print(p)
-        if summary.services:
-            out.print("services (stopped after the demo; 'lcdp up' starts them again): "
-                      + ", ".join(f"{s['name']} {'healthy' if s['healthy'] else 'unhealthy'} at {s['url']}"
-                                  for s in summary.services), highlight=False, soft_wrap=True)
-        out.print(f"DAG runs: {summary.dag_runs}; {summary.seconds} s ({summary.stage_seconds})")
-        out.print(f"dashboard: {summary.dashboard} (after 'lcdp serve'; sign in with a consumer or admin key, "
-                  "e.g. 'lcdp keys create --role admin --subject you')", highlight=False, soft_wrap=True)
+    emit(c, summary, lambda: print_summary(summary, out))
 
-    emit(c, summary, render)
+
+def print_summary(summary: DemoSummary, console: Console) -> None:
+    """The demo's printout: tables, ingestion, models beside their peers, data products."""
+    t = Table("table", "rows", title="lake tables")
+    for name, rows in summary.tables.items():
+        t.add_row(name, f"{rows:,}")
+    console.print(t)
+    i = Table("feed", "uploads", "duplicates", "refused", "rows in", "valid", "quarantined", title="ingestion")
+    for feed, v in summary.ingestion.items():
+        i.add_row(feed, *(f"{v[k]:,}" for k in ("uploads", "duplicates", "refused", "rows_in", "rows_valid", "rows_quarantined")))
+    console.print(i)
+    m = Table("model", "version", "alias", "holdout metrics", "beside", title="models")
+    for name, v in summary.models.items():
+        if "skipped" in v:
+            m.add_row(name, "", "", f"not trained: {v['skipped']}", "")
+            continue
+        ours = {k: v[k] for k in ("auc", "ks", "brier", "wape", "mase") if v.get(k) is not None}
+        peers = {k: v[k] for k in ("oracle_auc", "baseline_auc", "seasonal_naive_wape", "auto_ets_wape",
+                                   "oracle_wape") if v.get(k) is not None}
+        m.add_row(name, str(v["version"]), v["alias"] or "", "  ".join(f"{k} {x:.4f}" for k, x in ours.items()),
+                  "  ".join(f"{k} {x:.4f}" for k, x in peers.items()))
+    console.print(m)
+    p = Table("product", "rows", "suppressed cells", "version", title="data products (lcdp export --out DIR writes them)")
+    for name, v in summary.exports.items():
+        if "skipped" in v:
+            p.add_row(name, "", "", f"not built: {v['skipped']}")
+            continue
+        p.add_row(name, f"{v['rows']:,}", f"{v['suppressed_cells']:,}", str(v["version"]))
+    console.print(p)
+    if summary.services:
+        console.print("services (stopped after the demo; 'lcdp up' starts them again): "
+                  + ", ".join(f"{s['name']} {'healthy' if s['healthy'] else 'unhealthy'} at {s['url']}"
+                              for s in summary.services), highlight=False, soft_wrap=True)
+    console.print(f"DAG runs: {summary.dag_runs}; {summary.seconds} s ({summary.stage_seconds})")
+    console.print(f"dashboard: {summary.dashboard} (after 'lcdp serve'; sign in with a consumer or admin key, "
+              "e.g. 'lcdp keys create --role admin --subject you')", highlight=False, soft_wrap=True)
