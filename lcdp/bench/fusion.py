@@ -104,7 +104,8 @@ def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
     """The bench lake's bronze tables (kept between runs with the same parameters), all but
     the last day of card payments, which waits beside them as a daily kona file
     (``day_file``) for the incremental run."""
-    from lcdp.generator.world import WorldParams, build_world, ending_last_month
+    from lcdp.calendar import default_start
+    from lcdp.generator.world import WorldParams, build_world
     from lcdp.generator.writers import _Writer, write_gcgf, write_ggdata, write_gjf, write_ked
     from lcdp.ingest import ingest_files
     from lcdp.lake import catalog, engine
@@ -117,7 +118,7 @@ def build_bronze(home: Path, merchants: int, months: int, seed: int) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     settings = Settings(home=home, pseudonym_key=BENCH_KEY)
     settings.ensure_dirs()
-    world = build_world(WorldParams(merchants=merchants, months=months, seed=seed, start=ending_last_month(months)))
+    world = build_world(WorldParams(merchants=merchants, months=months, seed=seed, start=default_start(months)))
     files = home / "partner-files"
     writer = _Writer(files, world, dirty=0.0, seed=seed)
     for write in (write_ggdata, write_ked, write_gcgf, write_gjf):

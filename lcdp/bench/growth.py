@@ -23,8 +23,8 @@ from pathlib import Path
 
 from lcdp.bench.fusion import BENCH_KEY
 from lcdp.bench.stages import measure
+from lcdp.calendar import default_start
 from lcdp.errors import UsageError
-from lcdp.generator.world import ending_last_month
 
 FACTORS = (1, 4, 16)
 MONTHS = 24
@@ -104,7 +104,7 @@ def run_size(folder: Path, merchants: int, months: int, seed: int,
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     fields = {"data": str(folder / "partner-files"), "home": str(folder / "home"), "key": BENCH_KEY,
-              "merchants": merchants, "months": months, "seed": seed, "start": ending_last_month(months)}
+              "merchants": merchants, "months": months, "seed": seed, "start": default_start(months)}
     stages: dict[str, dict] = {}
     for stage in STAGES:
         progress(f"{merchants:,} merchants: {stage}")
