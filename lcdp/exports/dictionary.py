@@ -83,24 +83,24 @@ def codes(declared: Product) -> dict[str, dict[str, dict[str, str]]]:
     return {c.name: dict(c.codes) for c in declared.columns if c.codes}
 
 
+def _about(declared: Product) -> dict:
+    """What the dictionary file and the API's catalog both say of a product."""
+    return {"table": declared.table, "title": _pair(declared.title_ko, declared.title_en),
+            "description": _pair(declared.description_ko, declared.description_en), "grain": declared.grain,
+            "margins": declared.margins, "margin_value": ALL, "columns": columns(declared), "codes": codes(declared),
+            "suppression": suppression(declared)}
+
+
 def describe(declared: Product, build: dict | None = None) -> dict:
     """The product's machine-readable dictionary (``<product>.dictionary.json``); ``build``:
     the version, rows and suppressed cells of the build the files hold."""
-    return {"product": declared.name, "table": declared.table,
-            "title": _pair(declared.title_ko, declared.title_en),
-            "description": _pair(declared.description_ko, declared.description_en),
-            "grain": declared.grain, "margins": declared.margins, "margin_value": ALL, "margin": MARGIN,
-            "columns": columns(declared), "codes": codes(declared), "suppression": suppression(declared),
-            **({"build": build} if build else {})}
+    return {"product": declared.name, **_about(declared), "margin": MARGIN, **({"build": build} if build else {})}
 
 
 def catalog_entry(declared: Product, sources: tuple[str, ...]) -> dict:
     """The product's entry in the export API's catalog (``sources``: the tables it is built from)."""
-    return {"name": declared.name, "table": declared.table, "title": _pair(declared.title_ko, declared.title_en),
-            "description": {"ko": declared.description_ko, "en": declared.description_en}, "grain": declared.grain,
-            "margins": declared.margins, "sources": list(sources), "margin_value": ALL,
-            "rules": [r["en"] for r in rules(declared)], "suppression": suppression(declared),
-            "filters": declared.filters, "columns": columns(declared), "codes": codes(declared)}
+    return {"name": declared.name, **_about(declared), "sources": list(sources),
+            "rules": [r["en"] for r in rules(declared)], "filters": declared.filters}
 
 
 def column_comment(column: ProductColumn) -> str:
