@@ -14,7 +14,7 @@ from lcdp.settings import Settings
 pytestmark = pytest.mark.usefixtures("spark")  # the export stage fuses in this process; stopped at the end
 
 TINY = Sizes(ingest_rows=5000, upload_megabytes=4, fusion_merchants=300, fusion_months=6, train_rows=6000,
-             export_requests=40, export_seconds=10.0, growth_merchants=40, growth_factors=(1, 2))
+             export_requests=40, export_seconds=10.0, growth_merchants=150, growth_factors=(1, 2))
 
 
 def test_the_suite_measures_every_stage_and_writes_one_report_and_its_summary(tmp_path):
@@ -22,7 +22,7 @@ def test_the_suite_measures_every_stage_and_writes_one_report_and_its_summary(tm
                                            work=tmp_path / "work", sizes=TINY)
     assert json.loads(json_path.read_text()) == report
     assert json_path.stem == md_path.stem == f"{report['date']}-{machine_slug(report['machine'])}"
-    assert list(report["stages"]) == ["ingest", "upload", "fusion", "train", "export", "growth"]
+    assert list(report["stages"]) == ["ingest", "upload", "fusion", "train", "export", "growth", "public-credit"]
     assert {name: r.get("error") for name, r in report["stages"].items()} == dict.fromkeys(report["stages"])
 
     fusion = report["stages"]["fusion"]

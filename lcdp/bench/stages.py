@@ -218,4 +218,4 @@ def bench_upload(settings: Settings, megabytes: int) -> dict:
 
 BENCHES: dict[str, Callable[[Settings, int], dict]] = {"ingest": bench_ingest, "upload": bench_upload}
 #: Every stage ``lcdp bench`` knows; fusion has its own options (``lcdp.bench.fusion``).
-STAGES = [*BENCHES, "fusion", "train", "export", "growth"]
+STAGES = [*BENCHES, "fusion", "train", "export", "growth", "public-credit"]

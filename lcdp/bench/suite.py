@@ -36,12 +36,14 @@ class Sizes:
     export_seconds: float
     growth_merchants: int
     growth_factors: tuple[int, ...] = (1, 4, 16)
+    public_credit: tuple[str, ...] = ("german",)  # the public data sets (``lcdp.bench.public_credit``)
 
 
 FULL = Sizes(ingest_rows=1_000_000, upload_megabytes=1024, fusion_merchants=20_000, fusion_months=24,
-             train_rows=1_000_000, export_requests=2000, export_seconds=60.0, growth_merchants=500)
+             train_rows=1_000_000, export_requests=2000, export_seconds=60.0, growth_merchants=500,
+             public_credit=("german", "credit_data"))
 QUICK = Sizes(ingest_rows=100_000, upload_megabytes=64, fusion_merchants=1000, fusion_months=12,
-              train_rows=100_000, export_requests=200, export_seconds=15.0, growth_merchants=100,
+              train_rows=100_000, export_requests=200, export_seconds=15.0, growth_merchants=150,
               growth_factors=(1, 4))
 
 
@@ -64,6 +66,7 @@ def stage_runs(settings: Settings, sizes: Sizes, work: Path | None,
     from lcdp.bench.exports import bench_export
     from lcdp.bench.fusion import bench_fusion
     from lcdp.bench.growth import bench_growth
+    from lcdp.bench.public_credit import bench_public_credit
     from lcdp.bench.stages import bench_ingest, bench_upload
     from lcdp.bench.train import bench_train
 
@@ -76,6 +79,7 @@ def stage_runs(settings: Settings, sizes: Sizes, work: Path | None,
         "export": lambda: bench_export(requests=sizes.export_requests, seconds=sizes.export_seconds),
         "growth": lambda: bench_growth(sizes.growth_merchants, factors=sizes.growth_factors,
                                        work=work / "growth" if work else None, plot_path=plot),
+        "public-credit": lambda: bench_public_credit(list(sizes.public_credit)),
     }
 
 
@@ -153,6 +157,13 @@ def rows(report: dict) -> list[dict]:
             line(name, f"export API p50 of a {r['page_rows']:,}-row page ({api['requests_per_s']} req/s)",
                  {"seconds": api["p50_ms"] / 1000}, "static file, same server",
                  {"seconds": peer["p50_ms"] / 1000}, r["ratio"]["p50"])
+        elif name == "public-credit":
+            for data in r["datasets"].values():
+                ours, peer = data["models"]["lcdp_credit_risk"], data["models"][data["best_peer"]]
+                d = data["ours_minus_best_peer"]
+                line(name, f"{data['title']}, {data['folds']}-fold AUC {ours['auc']:.3f} against {peer['auc']:.3f} "
+                     f"(ours − peer {d['mean']:+.3f}, 90 % [{d['low']:+.3f}, {d['high']:+.3f}])", ours,
+                     data["best_peer"], peer, round(ours["seconds"] / peer["seconds"], 2))
         elif name == "growth":
             from lcdp.bench.growth import stage_seconds
 

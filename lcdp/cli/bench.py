@@ -19,8 +19,8 @@ app = typer.Typer()
 def bench(
     ctx: typer.Context,
     stage: Annotated[str | None, typer.Argument(
-        help="Stage to measure: ingest, upload, fusion, train, export, growth. Without one: every stage, "
-        "with a JSON report and a Markdown summary in bench/results.")] = None,
+        help="Stage to measure: ingest, upload, fusion, train, export, growth, public-credit. Without one: "
+        "every stage, with a JSON report and a Markdown summary in bench/results.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="The suite at small sizes (a few minutes).")] = False,
     results: Annotated[Path | None, typer.Option(
         help="The suite: folder for the report and summary (default: bench/results of this checkout).")] = None,
@@ -40,6 +40,9 @@ def bench(
     base: Annotated[int, typer.Option(min=10, help="growth: merchants at 1× (then 4× and 16×).")] = 500,
     plot: Annotated[Path | None, typer.Option(
         help="growth: where to write the PNG (default: beside --out, else lcdp-growth.png in the temp folder).")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(
+        help="public-credit: a public data set to compare on (repeatable; default: german and "
+        "credit_data).")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure a stage against a plain peer in the same run and print JSON; without a stage,
@@ -58,6 +61,8 @@ def bench(
         raise UsageError("--grid is for the fusion stage: lcdp bench fusion --grid")
     if plot and stage != "growth":
         raise UsageError("--plot is for the growth stage: lcdp bench growth --plot FILE")
+    if dataset and stage != "public-credit":
+        raise UsageError("--dataset is for the public-credit stage: lcdp bench public-credit --dataset german")
     with err.status(f"benchmarking {stage}") as status:
         if stage == "fusion" and grid:
             from lcdp.bench.fusion import GRID_MERCHANTS, GRID_MONTHS, bench_fusion_grid
@@ -90,6 +95,10 @@ def bench(
             from lcdp.bench.train import bench_train
 
             result = bench_train(rows)
+        elif stage == "public-credit":
+            from lcdp.bench.public_credit import bench_public_credit
+
+            result = bench_public_credit(dataset, progress=lambda m: status.update(f"benchmarking public-credit: {m}"))
         elif stage == "export":
             from lcdp.bench.exports import bench_export
 
