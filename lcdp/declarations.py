@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from lcdp.errors import UnknownName, UnknownProduct
 from schemas.lake import (
-    MODELS, PRODUCTS, TABLES, Model, Product, Scores, Table, asset_uri, export_triggers, table_names,
+    MODELS, MONITORING, PRODUCTS, TABLES, Model, Product, Scores, Table, asset_uri, export_triggers, table_names,
 )
 
-__all__ = ["MODELS", "PRODUCTS", "TABLES", "Model", "Product", "Scores", "Table", "asset_uri",
+__all__ = ["MODELS", "MONITORING", "PRODUCTS", "TABLES", "Model", "Product", "Scores", "Table", "asset_uri",
            "export_triggers", "model", "model_names", "product", "product_names", "table", "table_names"]
 
 

@@ -1,6 +1,8 @@
-"""The promotion gate: a challenger becomes champion only when it is at least as good as the
-champion on the same holdout and its scores are stable against the champion's; the first
-version only when it beats the transparent baseline. A refusal names the rule and the numbers.
+"""The promotion gate: a challenger becomes champion only when the 90 % bootstrap interval of
+its difference to the champion on the same rows says it is not worse (by more than a margin)
+and its scores are stable against the champion's; the first version only when it beats the
+transparent baseline and its interval says it is not worse. A refusal names the rule and the
+numbers.
 """
 
 from __future__ import annotations
@@ -8,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
+from models.uncertainty import Interval
+
 
 class GateConfig(BaseModel):
-    #: the challenger may be this much below the champion's AUC (noise between two fits)
+    #: the challenger's AUC interval may reach this far below the champion's (noise between two fits)
     auc_margin: float = 0.01
-    #: ... and this much above the champion's WAPE (none: "WAPE not higher")
-    wape_margin: float = 0.0
+    #: ... and its WAPE interval this far above the champion's
+    wape_margin: float = 0.01
     #: highest population stability index of challenger against champion scores
     psi_max: float = 0.25
 
@@ -36,23 +40,31 @@ class GateDecision(BaseModel):
         return "; ".join(r.detail for r in chosen)
 
 
-def judge(metric: str, higher_is_better: bool, challenger: float, baseline: float,
-          champion: float | None, psi: float | None, margin: float, psi_max: float) -> list[Rule]:
-    """The gate's rules for one metric (AUC: higher is better; WAPE: lower)."""
-    def better(a: float, b: float) -> bool:
-        return a > b if higher_is_better else a < b
+def judge(metric: str, higher_is_better: bool, vs_baseline: Interval, vs_champion: Interval | None,
+          psi: float | None, margin: float, psi_max: float, where: str = "the same holdout") -> list[Rule]:
+    """The gate's rules for one metric (AUC: higher is better; WAPE: lower), read from the
+    90 % bootstrap intervals of the challenger's difference to the baseline and to the
+    champion (challenger − other, on the same rows). *Not worse* means the interval says so:
+    its worse end is within ``margin`` of no difference. A first version must also beat the
+    baseline's figure."""
+    def worst(d: Interval) -> float:  # the interval's end that is worse for the challenger
+        return d.low if higher_is_better else -d.high
 
-    if champion is None:
-        ok = better(challenger, baseline)
-        return [Rule(name="beats_baseline", passed=ok,
-                     detail=f"first version: {metric} {challenger:.4f} {'beats' if ok else 'does not beat'} "
-                            f"the baseline's {baseline:.4f}")]
-    bound = champion - margin if higher_is_better else champion + margin
-    ok = challenger >= bound if higher_is_better else challenger <= bound
+    def within(d: Interval) -> bool:
+        return worst(d) >= -margin
+
     word = "lower" if higher_is_better else "higher"
+    if vs_champion is None:
+        better = vs_baseline.value > 0 if higher_is_better else vs_baseline.value < 0
+        ok = better and within(vs_baseline)
+        return [Rule(name="beats_baseline", passed=ok,
+                     detail=f"first version: {metric} minus the baseline's {vs_baseline.text()} "
+                            f"({'beats it and is not worse' if ok else 'does not beat it' if not better else 'may be worse'}"
+                            f" within the allowed {margin:g} {word}, 90 % interval)")]
+    ok = within(vs_champion)
     rules = [Rule(name="not_worse_than_champion", passed=ok,
-                  detail=f"{metric} {challenger:.4f} vs champion {champion:.4f} on the same holdout "
-                         f"({'within' if ok else 'beyond'} the allowed {margin:g} {word})")]
+                  detail=f"{metric} minus the champion's {vs_champion.text()} on {where} "
+                         f"({'not worse' if ok else 'may be worse'} than the allowed {margin:g} {word}, 90 % interval)")]
     if psi is not None:
         stable = psi < psi_max
         rules.append(Rule(name="stable_scores", passed=stable,

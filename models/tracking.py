@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +62,8 @@ def client(settings: Settings):
 
     mlflow.set_tracking_uri(settings.mlflow_uri)
     mlflow.set_registry_uri(settings.mlflow_uri)
+    # the platform reads back small artifacts (a backtest, the bands): no progress bars on stderr
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return MlflowClient(settings.mlflow_uri, settings.mlflow_uri)
 
 
@@ -237,8 +240,34 @@ def latest_versions(settings: Settings) -> dict[str, dict]:
         out[key] = {"version": row["version"], "alias": alias, "gate": row["gate"],
                     "gate_reason": row["gate_reason"],
                     **{name: round(metrics[m], 5) if m in metrics else None
-                       for name, m in SUMMARY_METRICS.get(row["model"], {}).items()}}
+                       for name, m in SUMMARY_METRICS.get(row["model"], {}).items()},
+                    **_judgement(settings, row["run_id"])}
     return out
+
+
+def _judgement(settings: Settings, run_id: str) -> dict:
+    """A run's comparisons with their intervals (``[value, low, high]``) and, for the credit
+    model, each risk band's share of the holdout and observed event rate, as it logged them."""
+    intervals = run_json(settings, run_id, "intervals.json") or {}
+    out: dict = {k: [v["value"], v["low"], v["high"]] for k, v in intervals.items() if "_minus_" in k}
+    bands = run_json(settings, run_id, "band_backtest.json")
+    if bands:
+        out["bands"] = {b["band"][:1]: {"share": b["share"], "observed": b["observed"]} for b in bands}
+    return out
+
+
+def run_json(settings: Settings, run_id: str, path: str):
+    """A JSON artifact of a run, or None when it logged none."""
+    import json
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            return json.loads(Path(client(settings).download_artifacts(run_id, path, scratch)).read_text())
+    except (MlflowException, OSError, ValueError):
+        return None
 
 
 def apply_gate(settings: Settings, model: str, version: int, rules: list, champion, tags: dict[str, str]):

@@ -51,7 +51,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Scores:
-    """The gold table a model's champion writes (``lcdp score``, the models DAG)."""
+    """A gold table the models' champions write: their scores (``lcdp score``) or their
+    monitoring (``lcdp monitor``), both in the models DAG."""
 
     name: str
     grain: str
@@ -131,6 +132,10 @@ MODELS: tuple[Model, ...] = (
                         key=("level", "sigun_cd", "industry_code", "month"), job="models.spending_pattern.score")),
 )
 
+#: drift and realized performance of the champions, written after scoring (``models/monitoring.py``)
+MONITORING = Scores("gold.model_monitoring", grain="one model, measure, feature (or horizon) and month",
+                    key=("model", "measure", "feature", "month"), job="models.monitoring")
+
 PRODUCTS: tuple[Product, ...] = (
     Product("spending", module="jobs.exports.spending", sources=("silver.transactions",)),
     Product("risk", module="jobs.exports.risk", sources=("gold.credit_risk_scores", "gold.merchant_month_features")),
@@ -140,9 +145,9 @@ PRODUCTS: tuple[Product, ...] = (
 
 def table_names() -> list[str]:
     """Every silver and gold table the platform writes, in the order the catalog lists them:
-    fused silver, fused gold, the models' scores, the products."""
+    fused silver, fused gold, the models' scores and monitoring, the products."""
     fused = [t.name for t in TABLES]
-    return [*fused, *(m.scores.name for m in MODELS), *(p.table for p in PRODUCTS)]
+    return [*fused, *(m.scores.name for m in MODELS), MONITORING.name, *(p.table for p in PRODUCTS)]
 
 
 def asset_uri(name: str) -> str:

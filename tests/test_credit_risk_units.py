@@ -16,6 +16,7 @@ from models import tracking
 from models.credit_risk.estimator import TRUSTED_TYPES, CreditRiskClassifier, uninformative
 from models.credit_risk.metrics import credit_metrics, ks_statistic
 from models.credit_risk.scorecard import ScorecardConfig, bands, phrase, points, reason_codes
+from models.uncertainty import Interval
 from models.gate import judge, psi
 
 
@@ -248,10 +249,73 @@ def test_metrics_and_stability():
     assert psi(scores, scores * 3) > 0.25
 
 
-def test_gate_rules_say_which_failed_with_the_numbers():
-    first = judge("AUC", True, 0.70, 0.72, None, None, 0.01, 0.25)
-    assert not first[0].passed and "0.7000 does not beat the baseline's 0.7200" in first[0].detail
-    worse = judge("AUC", True, 0.75, 0.70, 0.78, 0.05, 0.01, 0.25)
-    assert [r.passed for r in worse] == [False, True] and "0.7500 vs champion 0.7800" in worse[0].detail
-    unstable = judge("WAPE", False, 0.10, 0.20, 0.11, 0.4, 0.0, 0.25)
+def test_gate_rules_read_the_intervals_and_say_which_failed_with_the_numbers():
+    def d(value, low, high):
+        return Interval(value=value, low=low, high=high)
+
+    first = judge("AUC", True, d(-0.02, -0.04, 0.0), None, None, 0.01, 0.25)
+    assert not first[0].passed and "does not beat it" in first[0].detail and "-0.0200" in first[0].detail
+    # better on the figure, but the interval reaches further below than the margin allows
+    unsure = judge("AUC", True, d(0.01, -0.03, 0.05), None, None, 0.01, 0.25)
+    assert not unsure[0].passed and "may be worse" in unsure[0].detail
+    assert judge("AUC", True, d(0.03, 0.005, 0.05), None, None, 0.01, 0.25)[0].passed
+    worse = judge("AUC", True, d(0.03, 0.005, 0.05), d(-0.005, -0.02, 0.01), 0.05, 0.01, 0.25, "2025-01 to 2025-03")
+    assert [r.passed for r in worse] == [False, True] and "on 2025-01 to 2025-03" in worse[0].detail
+    same = judge("AUC", True, d(0.03, 0.005, 0.05), d(-0.002, -0.008, 0.004), 0.05, 0.01, 0.25)
+    assert [r.passed for r in same] == [True, True]
+    # WAPE: lower is better, so the interval's high end is the challenger's worse one
+    unstable = judge("WAPE", False, d(-0.1, -0.12, -0.08), d(0.002, -0.004, 0.008), 0.4, 0.01, 0.25)
     assert [r.passed for r in unstable] == [True, False] and "PSI" in unstable[1].detail
+    assert not judge("WAPE", False, d(-0.1, -0.12, -0.08), d(0.01, 0.005, 0.02), None, 0.01, 0.25)[0].passed
+
+
+def test_the_one_pass_auc_and_ks_are_scikit_learn_s_for_any_weights_and_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from models.uncertainty import Ranking
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(3000) < 0.1).astype(int)
+    p = np.round(rng.random(3000) * 0.5 + 0.2 * y, 2)  # many ties
+    w = rng.integers(0, 4, 3000).astype(float)
+    assert Ranking(y, p).auc() == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert Ranking(y, p).auc(w) == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+    assert Ranking(y, p).ks() == pytest.approx(ks_statistic(y, p), abs=1e-12)
+    assert Ranking(np.zeros(5), np.arange(5)).auc() is None
+
+
+def test_intervals_resample_whole_businesses_and_pair_the_models():
+    from models.credit_risk.metrics import credit_intervals
+
+    rng = np.random.default_rng(5)
+    businesses, months = 800, 12
+    risk = rng.normal(size=businesses)
+    y = np.repeat(rng.random(businesses) < 1 / (1 + np.exp(2.5 - risk)), months).astype(int)
+    oracle = np.repeat(1 / (1 + np.exp(2.5 - risk)), months)
+    model = oracle + rng.normal(0, 0.03, oracle.size)
+    groups = np.repeat(np.arange(businesses), months)
+    by_business = credit_intervals(y, groups, {"model": model, "oracle": oracle}, replicates=300)
+    by_row = credit_intervals(y, np.arange(y.size), {"model": model, "oracle": oracle}, replicates=300)
+    auc = by_business["model_auc"]
+    assert auc.low < auc.value < auc.high
+    # twelve alike months of one business are one piece of evidence, not twelve
+    assert auc.half_width() > 2.5 * by_row["model_auc"].half_width()
+    # both models judged on the same draws: the difference is far surer than either figure
+    assert by_business["model_minus_oracle_auc"].half_width() < auc.half_width() / 2
+
+
+def test_the_master_scale_is_cut_at_the_training_shares_and_bands_by_it():
+    from models.credit_risk.scorecard import BAND_SHARES, band_ranges, master_scale
+
+    probability = np.random.default_rng(1).beta(1.2, 12, 20_000)
+    scale = master_scale(probability, BAND_SHARES)
+    assert list(scale) == list(BAND_SHARES) and scale["E (very high)"] == 1.0
+    cuts = list(scale.values())
+    assert cuts == sorted(cuts) and all(float(f"{c:.2g}") == c for c in cuts[:-1])
+    config = ScorecardConfig(bands=scale)
+    shares = pd.Series(bands(probability, config)).value_counts(normalize=True)
+    for name, share in BAND_SHARES.items():
+        assert shares[name] == pytest.approx(share, abs=0.02)
+    assert band_ranges(config)["A (very low)"] == (0.0, cuts[0])
+    # probabilities that all but coincide still give five distinct cut-offs
+    assert len(set(master_scale(np.full(100, 0.05), BAND_SHARES).values())) == 5

@@ -61,7 +61,7 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
     # two months hold no complete 12-month label nor a year of spending: the models DAG
     # skipped training (and scoring, with no champion) instead of failing the run
     assert summary["models"] == {
-        "credit_risk": {"skipped": "needs 21 months of history, the world has 2 (lcdp demo --months 36)"},
+        "credit_risk": {"skipped": "needs 29 months of history, the world has 2 (lcdp demo --months 36)"},
         "spending_pattern": {"skipped": "needs 18 months of history, the world has 2 (lcdp demo --months 36)"}}
     assert "gold.credit_risk_scores" not in summary["tables"]
     # the spending product needs only silver; the others wait for a champion's scores
@@ -245,3 +245,25 @@ def test_maintenance_dag_maps_one_task_per_table_after_each_release():
     assert {a.uri for a in condition.objects} == {
         f"lcdp://{p.table.replace('.', '/')}" for p in PRODUCTS}
     assert {t.task_id for t in dag.tasks} == {"tables", "maintain"}
+
+
+def test_models_dag_monitors_after_every_scoring_even_when_training_or_scoring_skipped():
+    """``monitor`` runs after each model's train → score chain (none failed: a skipped
+    training, nothing new, still measures) and publishes the monitoring table's Asset; the DAG
+    stays scheduled on the models' features tables."""
+    import runpy
+
+    from schemas.lake import MODELS, MONITORING
+
+    (dag,) = [d for d in runpy.run_path(str(REPO_ROOT / "dags" / "lcdp_models.py")).values()
+              if type(d).__name__ == "DAG"]
+    condition = dag.timetable.asset_condition
+    assert {a.uri for a in condition.objects} == {f"lcdp://{m.features.replace('.', '/')}" for m in MODELS}
+    tasks = {t.task_id: t for t in dag.tasks}
+    slugs = [m.name.replace("-", "_") for m in MODELS]
+    monitor = tasks["monitor"]
+    assert monitor.upstream_task_ids == {f"score_{s}" for s in slugs}
+    assert monitor.trigger_rule == "none_failed" and not monitor.downstream_task_ids
+    assert [a.uri for a in monitor.outlets] == [f"lcdp://{MONITORING.name.replace('.', '/')}"]
+    for slug in slugs:
+        assert tasks[f"score_{slug}"].upstream_task_ids == {f"train_and_gate_{slug}"}

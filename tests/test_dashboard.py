@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
@@ -158,6 +159,16 @@ def test_the_admin_sees_every_page_drawn_from_loopback_with_the_export_apis_figu
             _check_bars(visit.page, "#age-band", "비공개")
         if name == "risk":
             _check_stacked(visit.page, "#risk-industry")
+            # what "high risk" means: the champion's master scale, in words under the map
+            assert re.search(r"신용위험 모형 v\d+이 향후 12개월 안에 보증 사고나 폐업이 날 확률을 \d+\.\d% 이상",
+                             visit.page.locator(".note", has_text="신용위험 모형").first.inner_text())
+        if name == "health":
+            # the credit champion's master scale on its holdout: five bands, E's rate above A's
+            table = visit.page.locator("table", has_text="위험 등급 검증")
+            rows = table.locator("tbody tr")
+            assert rows.count() == 5
+            observed = [float(rows.nth(k).locator("td").nth(5).inner_text().rstrip("%")) for k in range(5)]
+            assert observed[0] < observed[-1], observed
     visit.open("/dashboard?lang=ko")
     assert _hangul_drawn(visit.page)
     assert visit.page.inner_text("nav") == "개요\n위험\n데이터 상태"
@@ -290,3 +301,153 @@ def test_signing_in_refuses_wrong_and_partner_keys_and_signing_out_ends_the_sess
     assert urlparse(visit.page.url).path == "/dashboard/login"
     assert urlparse(visit.open("/dashboard").url).path == "/dashboard/login"
     visit.close()
+
+
+# --------------------------------------------------------------------------- models over time
+
+#: the bureau grades the planted drift adds to every business in the month it plants it in
+PLANTED_GRADES = 3
+
+
+def _month_rows(settings, name: str, months: list) -> dict:
+    """The rows of ``name`` in each of ``months`` (pandas, as the lake holds them)."""
+    from lcdp.lake import catalog
+
+    frame = catalog.to_arrow(name, settings).to_pandas()
+    return {m: frame[frame["month"] == m].reset_index(drop=True) for m in months}
+
+
+def _write_month(settings, name: str, ddl: str, month, rows) -> None:
+    """Replace ``month`` of ``name`` with ``rows`` (none: the month is not there) through the
+    lake's own write path."""
+    from lcdp.lake import catalog, engine
+
+    frame = engine.spark(settings).createDataFrame(rows if rows is not None else [], ddl)
+    catalog.overwrite_where(frame, name, settings, "month", f"month = DATE'{month.isoformat()}'")
+
+
+@pytest.fixture(scope="module")
+def drift_world(demo_home, tmp_path_factory, spark):
+    """A copy of the suite's demo home whose last two months land after its champions were
+    trained, one at a time, each followed by what the models DAG does after a new month (score
+    with the champions, monitor): the first as the partners delivered it, the second with a
+    drift planted in it (every business's bureau grade 3 worse). Yields the home, an admin key
+    and the months."""
+    from jobs.gold_features import OUTPUT_DDL as FEATURES_DDL
+    from jobs.gold_spending_cube import OUTPUT_DDL as CUBE_DDL
+    from lcdp.settings import Settings
+
+    home = tmp_path_factory.mktemp("drift") / "home"
+    shutil.copytree(demo_home["home"], home, symlinks=True, ignore=shutil.ignore_patterns("run", "logs"))
+    settings = Settings(home=home)
+    tables = {"gold.merchant_month_features": FEATURES_DDL, "gold.spending_cube": CUBE_DDL}
+    from lcdp.lake import catalog
+
+    months = sorted(catalog.to_arrow("gold.merchant_month_features", settings, columns=["month"])
+                    .column("month").unique().to_pylist())
+    held, planted = months[-2:], months[-1]
+    kept = {name: _month_rows(settings, name, held) for name in tables}
+
+    def land(month, plant: bool = False) -> None:
+        for name, ddl in tables.items():
+            rows = kept[name][month].copy()
+            if plant and name == "gold.merchant_month_features":
+                rows["credit_grade"] = (rows["credit_grade"] + PLANTED_GRADES).clip(upper=10)
+            _write_month(settings, name, ddl, month, rows)
+        for command in (("score",), ("monitor",)):
+            proc = _cli(home, *command, timeout=900)
+            assert proc.returncode == 0, (command, proc.stderr[-3000:])
+
+    for month in held:  # the lake as it stood before these months were delivered
+        for name, ddl in tables.items():
+            _write_month(settings, name, ddl, month, None)
+    for command in (("score",), ("monitor",)):
+        assert _cli(home, *command, timeout=900).returncode == 0
+    land(held[0])
+    proc = _cli(home, "keys", "create", "--role", "admin", "--subject", "drift-ops")
+    key = last_json(proc)["key"]
+    yield {"home": home, "key": key, "months": held, "planted": planted, "land": land}
+
+
+def _serve(home: Path):
+    port = free_port()
+    server = subprocess.Popen([LCDP, "--home", str(home), "serve", "--port", str(port)], env=dict(os.environ),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(url, server)
+    return server, url
+
+
+def _psi_state(page, feature: str, month: str) -> str:
+    """The state the PSI heat map's table view gives ``feature`` in ``month``."""
+    rows = page.locator("#drift-heatmap ~ details tbody tr")
+    for cells in (rows.nth(i).locator("td").all_text_contents() for i in range(rows.count())):
+        if cells[0] == feature and cells[1] == month:
+            return cells[3]
+    raise AssertionError(f"no PSI of {feature} in {month}")
+
+
+def test_the_data_health_page_flags_a_planted_drift_and_shows_realized_performance(drift_world, browser, shots):
+    """Months land after the champions were trained. The page measures each against the
+    credit champion's training window: the month delivered as it was flags nothing of the
+    bureau grade; the month with a drift planted in it names ``credit_grade`` as flagged,
+    further than any month the model learned from, and colours it so in the heat map. Realized
+    AUC and calibration are drawn for the months whose 12-month outcomes are known, realized
+    WAPE for the forecasts whose months have arrived."""
+    home, months = drift_world["home"], drift_world["months"]
+    server, url = _serve(home)
+    try:
+        visit = Visit(browser, url, drift_world["key"])
+        # the first month landed as delivered
+        assert visit.open("/dashboard/health").status == 200
+        visit.ready_ms()
+        first = f"{months[0]:%Y-%m}"
+        flagged = visit.page.locator("#drift-flagged")
+        assert flagged.get_attribute("data-month") == first
+        assert "credit_grade" not in flagged.get_attribute("data-flagged").split()
+        assert _psi_state(visit.page, "credit_grade", first) == "정상"
+        visit.page.screenshot(path=str(shots / "dashboard-health-before-drift.png"), full_page=True)
+
+        # the next month lands with every business's bureau grade 3 worse
+        drift_world["land"](drift_world["planted"], plant=True)
+        for lang, flagged_word in (("ko", "경보"), ("en", "flagged")):
+            assert visit.open(f"/dashboard/health?lang={lang}").status == 200
+            visit.ready_ms()
+            assert _serious_violations(visit.page) == [], lang
+            latest = f"{months[1]:%Y-%m}"
+            flagged = visit.page.locator("#drift-flagged")
+            assert flagged.get_attribute("data-month") == latest
+            assert "credit_grade" in flagged.get_attribute("data-beyond").split()
+            assert "credit_grade" in flagged.locator("p.flagged").inner_text()
+            assert _psi_state(visit.page, "credit_grade", latest) == flagged_word
+            assert _psi_state(visit.page, "credit_grade", first) != flagged_word  # the month before is as it was
+            # the heat map draws one cell per feature and month, the lines chart the thresholds
+            cells = visit.page.locator("#drift-heatmap ~ details tbody tr").count()
+            assert visit.page.locator("#drift-heatmap g.mark-rect.role-mark path").count() == cells > 0
+            assert {"0.1", "0.25"} <= {t.split()[-1] for t in
+                                       visit.page.locator("#drift-lines g.mark-text text").all_text_contents()}
+            # realized performance: AUC and calibration where outcomes are known, WAPE where actuals arrived
+            for chart in ("#realized-auc", "#calibration", "#realized-wape"):
+                assert visit.page.locator(f"{chart} svg").count() == 1, chart
+                assert visit.page.locator(f"{chart} ~ details tbody tr").count() > 0, chart
+            wape_months = set(visit.page.locator("#realized-wape ~ details tbody tr td:first-child").all_text_contents())
+            assert wape_months == {first, latest}
+            visit.page.screenshot(path=str(shots / f"dashboard-health-drift-{lang}.png"), full_page=True)
+        visit.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # what the models DAG's task asks: nothing new since the last measurement, no new version;
+    # the forecasts' versions the realized WAPE was read from are kept for the next one
+    from lcdp.errors import NothingNew
+    from lcdp.lake import catalog, maintenance
+    from lcdp.pipeline import monitoring as step
+    from lcdp.settings import Settings
+
+    settings = Settings(home=home)
+    before = catalog.version("gold.model_monitoring", settings)
+    with pytest.raises(NothingNew):
+        step.monitor(settings, only_if_new=True)
+    assert catalog.version("gold.model_monitoring", settings) == before
+    assert len(maintenance.pinned_versions(settings, "gold.spending_forecasts")) >= 3
+

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import re
 
+import pandas as pd
 import shapely
 import vl_convert
 from shapely.geometry import shape
@@ -150,3 +151,57 @@ def test_money_is_drawn_in_manwon_and_eok_in_korean_and_krw_m_and_bn_in_english(
         texts = _svg_texts(vl_convert.vegalite_to_svg({**spec, "width": 300}))
         ticks = [float(x) for x in texts if re.fullmatch(r"[\d.]+", x)]
         assert title in texts and max(ticks) == (18 if t is ko else 1.8), texts  # 18억원, KRW 1.8 bn
+
+
+def _watched(table):
+    from lcdp.dashboard import health
+
+    rows = table.assign(month=pd.to_datetime(table["month"]))
+    return health.Monitoring(7, rows, {}, "2026-12-07T10:00:00+00:00")
+
+
+def test_models_over_time_draw_psi_against_its_thresholds_and_realized_figures_by_month():
+    from lcdp.dashboard.routes import PSI_COLOURS, _watch
+    from models import monitoring
+    from tests.test_monitoring import MONTHS, measured, world
+
+    features, events = world(600)
+    shifted = features.copy()
+    latest = shifted["month"] == MONTHS[-1].date()
+    shifted.loc[latest, "credit_grade"] = (shifted.loc[latest, "credit_grade"] + 3).clip(upper=10)
+    credit = measured(shifted, events, reference_features=features)
+    published = pd.DataFrame({"level": "cell", "sigun_cd": "41110", "industry_code": ["x", "y"] * 2,
+                              "month": [dt.date(2025, 5, 1)] * 2 + [dt.date(2025, 6, 1)] * 2,
+                              "origin": dt.date(2025, 4, 1), "forecast": [90.0, 200.0, 120.0, 210.0],
+                              "model_version": 2})
+    cube = pd.DataFrame({"sigun_cd": "41110", "industry_code": ["x", "y"] * 2, "spending": [100.0, 200.0] * 2,
+                         "month": [dt.date(2025, 5, 1)] * 2 + [dt.date(2025, 6, 1)] * 2})
+    wape = monitoring.spending_monitoring(
+        monitoring.realized_wape(monitoring.published_cells([published]), monitoring.cell_actuals(cube)),
+        "lcdp-spending-pattern", {2: 0.1})
+    for t in (Text("ko"), Text("en")):
+        watch = _watch(t, _watched(pd.concat([credit, wape], ignore_index=True)))
+        assert watch.latest == "2025-06"
+        assert [d.feature for d in watch.flagged if d.beyond_training] == ["credit_grade", "score"]
+        charts_ = {c.id: c for c in [*watch.drift, *watch.credit, *watch.forecast]}
+        assert list(charts_) == ["drift-heatmap", "drift-lines", "realized-auc", "calibration", "realized-wape"]
+        assert watch.credit_note is None and watch.forecast_note is None
+        heat = charts_["drift-heatmap"]
+        assert len(heat.rows) == len(heat.spec["data"]["values"]) == 4 * len(MONTHS)  # 3 features and the score
+        assert heat.spec["encoding"]["color"]["scale"] == {"type": "threshold", "domain": [0.1, 0.25],
+                                                           "range": list(PSI_COLOURS)}
+        assert [r[3] for r in heat.rows if r[0] == "credit_grade" and r[1] == "2025-06"] == [t("flag_flagged")]
+        for chart in charts_.values():
+            svg = vl_convert.vegalite_to_svg({**chart.spec, "width": 500})
+            texts = _svg_texts(svg)
+            months = [x for x in texts if re.fullmatch(r"\d{4}-\d{2}", x)]
+            if chart.id != "drift-heatmap":  # a time axis ticks each month once, never a day labelled its month
+                assert len(months) == len(set(months)) > 0, (chart.id, months)
+        lines = _svg_texts(vl_convert.vegalite_to_svg({**charts_["drift-lines"].spec, "width": 500}))
+        assert t("watch_line") in lines and t("flag_line") in lines
+        assert charts_["realized-wape"].rows == [["2025-05", t("months_ahead").format(h=1), "0.033", "2", "v2"],
+                                                 ["2025-06", t("months_ahead").format(h=2), "0.100", "2", "v2"]]
+    # what is not there yet is said in words
+    alone = _watch(Text("en"), _watched(credit[credit["measure"] == "psi"]))
+    assert [c.id for c in alone.credit + alone.forecast] == []
+    assert alone.credit_note == Text("en")("no_realized_credit") and alone.forecast_note == Text("en")("no_realized_wape")

@@ -100,6 +100,11 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
+def _interval(figure: list[float]) -> str:
+    value, low, high = figure
+    return f"{value:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
 def _rows(product: str):
     return lambda s: f"{s['exports'][product]['rows']:,} ({s['exports'][product]['suppressed_cells']:,})"
 
@@ -113,6 +118,11 @@ README_FIGURES = {
     "business-months in `gold.merchant_month_features`": lambda s: _count(s["tables"]["gold.merchant_month_features"]),
     "credit-risk AUC (baseline; oracle)": lambda s: "{auc:.4f} ({baseline_auc:.4f}; {oracle_auc:.4f})".format(
         **s["models"]["credit_risk"]),
+    "credit-risk AUC minus the oracle's, 90 % interval over businesses (baseline's)":
+        lambda s: "{} ({})".format(*(_interval(s["models"]["credit_risk"][k])
+                                     for k in ("model_minus_oracle_auc", "baseline_minus_oracle_auc"))),
+    "holdout business-months in risk bands A / B / C / D / E":
+        lambda s: " / ".join(f"{b['share']:.0%}" for b in s["models"]["credit_risk"]["bands"].values()),
     "spending WAPE (seasonal naive; AutoETS; oracle)":
         lambda s: "{wape:.4f} ({seasonal_naive_wape:.4f}; {auto_ets_wape:.4f}; {oracle_wape:.4f})".format(
             **s["models"]["spending_pattern"]),

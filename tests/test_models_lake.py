@@ -105,7 +105,21 @@ def test_training_reports_the_model_beside_its_baseline_and_oracle(lake, incumbe
     for name, version in inputs.items():
         assert version in pinned_versions(settings, name)
     artifacts = {a.path for a in tracking.client(settings).list_artifacts(incumbent.run_id)}
-    assert {"calibration_by_decile.png", "feature_importance.png", "features.json"} <= artifacts
+    assert {"calibration_by_decile.png", "feature_importance.png", "features.json", "intervals.json",
+            "band_backtest.json", "backtest.parquet"} <= artifacts
+    # every figure with its interval over businesses, the three on the same rows
+    for name in ("model_auc", "baseline_auc", "oracle_auc", "model_minus_oracle_auc", "model_brier", "model_ks"):
+        interval = incumbent.intervals[name]
+        assert interval.low <= interval.value <= interval.high, name
+    assert incumbent.intervals["model_auc"].value == pytest.approx(incumbent.metrics.auc, abs=1e-5)
+    assert {"model_minus_oracle_auc_low", "model_minus_oracle_auc_high"} <= set(run.data.metrics)
+    # every block was judged by a model that learnt only labels known at its first month
+    first = incumbent.split.blocks[0][0]
+    assert incumbent.split.holdout_months[0] == first and incumbent.split.training_months[0] < first
+    # the master scale is kept in the version's configuration, and bands the holdout by it
+    logged = CreditRiskConfig.model_validate_json(run.data.params["config"])
+    assert logged.scorecard.bands == incumbent.master_scale and len(incumbent.bands) == 5
+    assert sum(b.business_months for b in incumbent.bands) == incumbent.metrics.rows
 
 
 def test_another_home_made_from_the_same_files_trains_the_same_model(incumbent, tmp_path):
@@ -130,13 +144,18 @@ def test_gate_promotes_a_better_challenger_and_refuses_a_worse_one(lake, incumbe
     assert better.gate.champion_version == incumbent.version and better.metrics.auc > incumbent.metrics.auc
     assert better.alias == "champion"
 
+    # both judged on the rows both backtests predicted out of time, by businesses resampled
+    assert better.champion_difference.low > 0 and "business-months both judged out of time" in better.gate.why()
+
     worse = train(settings, WEAK)
     assert not worse.gate.promoted and worse.alias == "challenger"
-    assert f"AUC {worse.metrics.auc:.4f} vs champion {better.metrics.auc:.4f}" in worse.gate.why()
+    assert worse.champion_difference.low < -0.01
+    assert f"AUC minus the champion's {worse.champion_difference.text()}" in worse.gate.why()
+    assert "may be worse" in worse.gate.why()
     listing = {row["version"]: row for row in last_json(lcdp(settings, "models"))["models"]}
     assert listing[better.version]["aliases"] == ["champion"]
     assert listing[worse.version]["aliases"] == ["challenger"]
-    assert listing[worse.version]["gate"] == "refused" and "vs champion" in listing[worse.version]["gate_reason"]
+    assert listing[worse.version]["gate"] == "refused" and "minus the champion's" in listing[worse.version]["gate_reason"]
 
 
 def test_reproduce_matches_the_original_after_new_data_landed(lake, incumbent):
@@ -193,6 +212,12 @@ def test_scheduled_runs_train_and_score_only_on_new_data(lake, incumbent):
     assert catalog.version("gold.merchant_month_features", settings) > before
     with pytest.raises(NothingNew, match=f"nothing new since version {trained.version} was trained on"):
         steps.train(settings, "credit-risk", only_if_new=True)
+    assert int(tracking.newest_version(settings, MODEL_NAME).version) == trained.version
+    # `lcdp train` on unchanged inputs says so and registers nothing
+    proc = lcdp(settings, "train", "credit-risk")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    said = last_json(proc)
+    assert said["registered"] is None and f"nothing new since version {trained.version}" in said["why"]
     assert int(tracking.newest_version(settings, MODEL_NAME).version) == trained.version
 
 

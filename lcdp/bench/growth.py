@@ -4,8 +4,8 @@ process, with its seconds and peak memory, a check that no stage grows worse tha
 the input rows, a PNG of cost against input rows, and the extrapolation to a province-year.
 
 Growth is in merchants at a fixed number of months, because that is how the program grows
-(the province has about 413,762 merchants) and because the models need a fixed history: 24
-months is the least both train on (the credit model 21, the spending model 18).
+(the province has about 413,762 merchants) and because the models need a fixed history: 29
+months is the least both train on (the credit model 29, the spending model 18).
 
 Each stage is the function the DAG task calls, run directly (no Airflow: its own cost does not
 grow with the data and would blur the curve). The models are trained with the generator's
@@ -27,7 +27,7 @@ from lcdp.calendar import default_start
 from lcdp.errors import UsageError
 
 FACTORS = (1, 4, 16)
-MONTHS = 24
+MONTHS = 29
 #: Merchants of the real program, and the months of the year the extrapolation is for.
 PROVINCE_MERCHANTS = 413_762
 PROVINCE_MONTHS = 12

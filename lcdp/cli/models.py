@@ -1,4 +1,4 @@
-"""The models: ``train``, ``score`` and ``models`` (the registry)."""
+"""The models: ``train``, ``score``, ``monitor`` and ``models`` (the registry)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.table import Table
 
 from lcdp import declarations
 from lcdp.cli.context import GLOBAL_HELP, ctx_of, emit, err, out
-from lcdp.errors import UnknownName, UsageError
+from lcdp.errors import NothingNew, UnknownName, UsageError
 
 app = typer.Typer()
 MODEL_NAMES = tuple(declarations.model_names())
@@ -35,9 +35,14 @@ def train(
         help="Retrain a logged run from the table versions and parameters it logged; compare its metrics.")] = None,
     oracle: Annotated[Path | None, typer.Option(
         help="The folder 'lcdp generate' wrote: report the generator's oracle beside the model.")] = None,
+    again: Annotated[bool, typer.Option(
+        "--again", help="Train and register a new version even when the inputs hold the data the newest "
+                        "version was trained on.")] = False,
 ) -> None:
     """Train a model on the lake, judge it on the latest months, register it in MLflow and run
-    the promotion gate (the new version is 'challenger'; 'champion' if it passes)."""
+    the promotion gate (the new version is 'challenger'; 'champion' if it passes). When the
+    inputs hold the data the newest version was trained on, it says so and registers nothing
+    (``--again`` trains anyway)."""
     c = ctx_of(ctx)
     model = _known(model)
     if oracle is not None and not (oracle / "truth").is_dir():
@@ -47,9 +52,15 @@ def train(
     from models import tracking
     from models.spending_pattern.train import SpendingResult
 
-    with err.status(f"training {model}"):
-        result = (models.reproduce(c.settings, model, reproduce) if reproduce
-                  else models.train(c.settings, model, oracle_dir=oracle))
+    try:
+        with err.status(f"training {model}"):
+            result = (models.reproduce(c.settings, model, reproduce) if reproduce
+                      else models.train(c.settings, model, oracle_dir=oracle, only_if_new=not again))
+    except NothingNew as nothing:
+        why = str(nothing)
+        emit(c, {"model": model, "registered": None, "why": why},
+             lambda: out.print(f"{why} (--again trains anyway)", highlight=False))
+        return
 
     def render() -> None:
         if isinstance(result, tracking.Reproduction):
@@ -70,16 +81,27 @@ def train(
             if result.oracle_wape is None:
                 out.print(ORACLE_NOTE, highlight=False)
         else:
-            t = Table("", "model", "baseline", "oracle", title=f"{result.model} v{result.version} ({result.alias})")
-            for k in ("auc", "ks", "brier", "log_loss"):
-                t.add_row(k, f"{getattr(result.metrics, k):.4f}", f"{getattr(result.baseline, k):.4f}",
-                          f"{result.oracle_auc:.4f}" if k == "auc" and result.oracle_auc is not None else "")
+            t = Table("90 % interval over businesses", "model", "baseline", "oracle",
+                      title=f"{result.model} v{result.version} ({result.alias})")
+            for k in ("auc", "ks", "brier"):
+                t.add_row(k, *(result.intervals[f"{who}_{k}"].text() if f"{who}_{k}" in result.intervals else ""
+                               for who in ("model", "baseline", "oracle")))
+            for pair in ("model_minus_oracle_auc", "baseline_minus_oracle_auc", "model_minus_baseline_auc"):
+                if pair in result.intervals:
+                    t.add_row(pair.replace("_minus_", " − ").replace("_auc", " (AUC)"), result.intervals[pair].text(), "", "")
             out.print(t)
             if result.oracle_auc is None:
                 out.print(ORACLE_NOTE, highlight=False)
-            out.print(f"holdout {', '.join(result.split.holdout_months)}: {result.metrics.rows:,} business-months, "
-                      f"{result.metrics.events:,} with an event; {result.split.censored_rows:,} not labelled "
-                      "(window incomplete)", highlight=False)
+            bands = Table("band", "probability", "business-months", "businesses", "events", "observed", "predicted",
+                          title="master scale on the holdout")
+            for b in result.bands:
+                bands.add_row(b.band, f"{b.low:.1%} to {b.high:.1%}", f"{b.business_months:,} ({b.share:.0%})",
+                              f"{b.businesses:,}", f"{b.events:,}", f"{b.observed:.2%}", f"{b.predicted:.2%}")
+            out.print(bands)
+            out.print(f"holdout {result.split.holdout_months[0]} to {result.split.holdout_months[-1]} "
+                      f"({len(result.split.blocks)} blocks, each judged by a model trained on the months before it): "
+                      f"{result.metrics.rows:,} business-months, {result.metrics.events:,} with an event; "
+                      f"{result.split.censored_rows:,} not labelled (window incomplete)", highlight=False)
         out.print(f"run {result.run_id}", highlight=False)
         if result.gate is not None:
             out.print(f"gate: {'promoted' if result.gate.promoted else 'refused'}: {result.gate.why()}", highlight=False)
@@ -112,6 +134,32 @@ def score(
         out.print(t)
 
     emit(c, {"tables": [r.model_dump() for r in results]}, render)
+
+
+@app.command(epilog=GLOBAL_HELP)
+def monitor(ctx: typer.Context) -> None:
+    """Measure the champions that scored the lake and write gold.model_monitoring: each
+    month's PSI of every credit feature and of the score against the training window (above
+    0.1: watch; above 0.25: flagged), realized AUC and calibration where the 12-month outcomes
+    are known, realized WAPE of the forecasts whose months have arrived. The data-health page
+    shows them."""
+    from lcdp.pipeline import monitoring
+
+    c = ctx_of(ctx)
+    with err.status("measuring the champions"):
+        result = monitoring.monitor(c.settings)
+
+    def render() -> None:
+        models = ", ".join(f"{m} v{v}" for m, v in result.models.items())
+        out.print(f"{result.table} v{result.version}: {result.rows:,} rows measuring {models}", highlight=False)
+        if result.latest_month:
+            out.print(f"PSI in {result.latest_month}: flagged (> 0.25) {', '.join(result.flagged) or 'none'} "
+                      f"(further than any training month: {', '.join(result.beyond_training) or 'none'}); "
+                      f"watch (> 0.1) {', '.join(result.watch) or 'none'}", highlight=False)
+        for model, why in result.skipped.items():
+            out.print(f"{model} not measured: {why}", highlight=False)
+
+    emit(c, result, render)
 
 
 @app.command("models", epilog=GLOBAL_HELP)

@@ -159,3 +159,65 @@ def stacked(description: str, values: list[dict], x: str, x_title: str, withheld
                                                                    if x_type == "temporal" else {})},
                                  {"field": "band", "title": color_title},
                                  {"field": "value", "type": "quantitative", "title": y_title, "format": ".1%"}]}})
+
+
+def heatmap(description: str, values: list[dict], x_title: str, y_title: str, legend: str,
+            thresholds: tuple[float, float], colours: tuple[str, str, str], y_order: list[str]) -> dict:
+    """One cell per ``x`` (a month, ``YYYY-MM``) and ``y`` (rows: x, y, value, label, state),
+    coloured by which side of ``thresholds`` its value is (a threshold scale: the legend names
+    the ranges, the table view the state in words)."""
+    rows = max(len(y_order), 1)
+    return _spec(description, {
+        "data": {"values": values},
+        "mark": {"type": "rect", "stroke": "#ffffff", "strokeWidth": 0.5},
+        "encoding": {"x": {"field": "x", "type": "ordinal", "title": x_title, "axis": {"labelAngle": -60}},
+                     "y": {"field": "y", "type": "nominal", "title": y_title, "sort": y_order},
+                     "color": {"field": "value", "type": "quantitative", "title": legend,
+                               "scale": {"type": "threshold", "domain": list(thresholds), "range": list(colours)},
+                               "legend": {"orient": "top", "format": ".2"}},
+                     "tooltip": [{"field": "y", "title": y_title}, {"field": "x", "title": x_title},
+                                 {"field": "label", "title": legend}, {"field": "state", "title": " "}]}},
+        height=min(18 * rows, 900))
+
+
+def lines_with_rules(description: str, values: list[dict], series_title: str, y_title: str,
+                     rules: list[dict] | None = None, percent: bool = False, x_rule: dict | None = None,
+                     domain: list[str] | None = None, symlog: bool = False) -> dict:
+    """``lines`` (rows: month, series, value, label) with horizontal rules (``rules``: value,
+    label), a threshold or a reference figure each, named at the right end, and a vertical one
+    at ``x_rule`` (month, label), the end of a training window. ``symlog``: a y axis linear
+    near 0 and logarithmic above 0.1, so that thresholds of 0.1 and 0.25 stay apart beside a
+    value of 5."""
+    fmt = ".0%" if percent else ".3~f"
+    months = len({v["month"] for v in values})
+    # a tick per month (every few months on a long axis): a short one would tick days, each labelled its month
+    ticks = {"interval": "month", "step": max(1, -(-months // 12))}
+    x = {"field": "month", "type": "temporal", "title": None, "axis": {"format": "%Y-%m", "tickCount": ticks}}
+    colour: dict[str, Any] = {"field": "series", "type": "nominal", "title": series_title, "legend": {"orient": "bottom"}}
+    if domain:
+        colour["scale"] = {"domain": domain}
+    layers: list[dict[str, Any]] = [{
+        "data": {"values": values},
+        "mark": {"type": "line", "point": True},
+        "encoding": {"x": x, "y": {"field": "value", "type": "quantitative", "title": y_title,
+                                   "axis": {"format": fmt},
+                                   "scale": {"type": "symlog", "constant": 0.1} if symlog else {"zero": False}},
+                     "color": colour,
+                     "tooltip": [{"field": "series", "title": series_title},
+                                 {"field": "month", "type": "temporal", "format": "%Y-%m"},
+                                 {"field": "label", "title": y_title}]}}]
+    for rule in rules or []:
+        colour = rule.get("colour", "#595959")
+        layers.append({"data": {"values": [rule]}, "mark": {"type": "rule", "strokeDash": [6, 4], "color": colour},
+                       "encoding": {"y": {"field": "value", "type": "quantitative"}}})
+        layers.append({"data": {"values": [rule]},
+                       "mark": {"type": "text", "align": "right", "baseline": "bottom", "dy": -2, "x": "width",
+                                "color": colour},
+                       "encoding": {"y": {"field": "value", "type": "quantitative"}, "text": {"field": "label"}}})
+    if x_rule:
+        layers.append({"data": {"values": [x_rule]}, "mark": {"type": "rule", "color": "#8c8c8c"},
+                       "encoding": {"x": {"field": "month", "type": "temporal"}}})
+        layers.append({"data": {"values": [x_rule]},
+                       "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 3, "y": 0, "color": "#595959"},
+                       "encoding": {"x": {"field": "month", "type": "temporal"}, "text": {"field": "label"}}})
+    return _spec(description, {"layer": layers})

@@ -202,6 +202,8 @@ class Risk:
     regions: list[dict]  # sigun_cd, high_share, businesses
     industries: list[dict]  # industry_code, risk_band, share
     trend: list[dict]  # month, risk_band, share
+    #: what the high-risk bands mean: the champion's version and where its master scale puts D
+    scale: dict | None = None  # version, high_from (probability), high_share_at_training
 
 
 def _high_share(cells: pd.DataFrame) -> float | None:
@@ -234,4 +236,20 @@ def risk(settings: Settings, month: str | None) -> Risk:
     province = rows[(rows["sigun_cd"] == ALL) & (rows["industry_code"] == ALL) & (rows["risk_band"] != ALL)]
     trend = [{"month": r.month, "risk_band": r.risk_band, "share": r.share}
              for r in province.sort_values(["month", "risk_band"]).itertuples()]
-    return Risk(p.version, months, m, bands, regions, industries, trend)
+    return Risk(p.version, months, m, bands, regions, industries, trend, high_risk_scale(settings))
+
+
+def high_risk_scale(settings: Settings) -> dict | None:
+    """Where the champion's master scale starts the high-risk bands, and the share of its
+    training business-months they were cut to hold; None without a champion."""
+    from models.credit_risk.score import scorecard_of
+
+    found = scorecard_of(settings)
+    if found is None:
+        return None
+    version, scorecard = found
+    limits = [0.0, *scorecard.bands.values()]
+    first = next(k for k, name in enumerate(scorecard.bands) if name[:1] in HIGH_RISK)
+    shares = scorecard.band_shares
+    return {"version": version, "high_from": limits[first],
+            "high_share_at_training": sum(v for name, v in shares.items() if name[:1] in HIGH_RISK) / sum(shares.values())}

@@ -1,17 +1,20 @@
 """The admin's data-health view: every feed's last delivery with its rows and top quarantine
-reasons, every lake table's freshness and version, the last Airflow DAG runs, and the champion
-models with their holdout metrics beside the oracle's."""
+reasons, every lake table's freshness and version, the last Airflow DAG runs, the champion
+models with their holdout metrics beside the oracle's, and the models over time (drift and
+realized performance, ``gold.model_monitoring``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import pandas as pd
 import sqlalchemy as sa
 
-from lcdp import metadata
+from lcdp import declarations, metadata
+from lcdp.lake import catalog, lineage
 from lcdp.settings import Settings
 from lcdp.status import TableState, table_states
 
@@ -40,6 +43,18 @@ class Model:
     version: int
     alias: str
     metrics: list[tuple[str, float, float | None]]  # metric, value, the oracle's
+    #: the credit model's master scale on its holdout, as its run logged it (band_backtest.json)
+    bands: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Monitoring:
+    """The latest version of ``gold.model_monitoring``: its rows and what its lineage says."""
+
+    version: int
+    rows: pd.DataFrame
+    skipped: dict[str, str]  # registered model → why it was not measured
+    recorded_at: str | None
 
 
 @dataclass
@@ -48,13 +63,14 @@ class Health:
     tables: list[TableState]
     dag_runs: list[DagRun]
     models: list[Model]
+    monitoring: Monitoring | None
 
 
 def collect(settings: Settings) -> Health:
-    """The four views side by side: each waits on its own store (metadata DB, Delta logs,
-    Airflow's DB, MLflow's)."""
-    with ThreadPoolExecutor(4, thread_name_prefix="health") as pool:
-        parts = [pool.submit(part, settings) for part in (feeds, table_states, dag_runs, models)]
+    """The five views side by side: each waits on its own store (metadata DB, Delta logs,
+    Airflow's DB, MLflow's, the monitoring table)."""
+    with ThreadPoolExecutor(5, thread_name_prefix="health") as pool:
+        parts = [pool.submit(part, settings) for part in (feeds, table_states, dag_runs, models, monitoring)]
         return Health(*(p.result() for p in parts))
 
 
@@ -116,5 +132,29 @@ def models(settings: Settings) -> list[Model]:
         oracle = {k.removeprefix("oracle_"): v for k, v in row["oracle"].items()}
         metrics = sorted(row["metrics"].items(), key=lambda kv: (kv[0] not in oracle, kv[0]))
         out.append(Model(row["model"], row["version"], tracking.CHAMPION,
-                         [(name, value, oracle.get(name)) for name, value in metrics]))
+                         [(name, value, oracle.get(name)) for name, value in metrics],
+                         _bands(settings, row["model"], row["version"])))
     return out
+
+
+def _bands(settings: Settings, model: str, version: int) -> list[dict]:
+    from models.credit_risk.score import band_backtest_of
+    from models.credit_risk.train import MODEL_NAME
+
+    if model != MODEL_NAME:
+        return []
+    found = band_backtest_of(settings, version)
+    return found[1] if found else []
+
+
+def monitoring(settings: Settings) -> Monitoring | None:
+    """The models' drift and realized performance as last measured, or None before the first
+    measurement."""
+    name = declarations.MONITORING.name
+    version = catalog.version(name, settings)
+    if version is None:
+        return None
+    rows = catalog.to_arrow(name, settings, version).to_pandas()
+    rows["month"] = pd.to_datetime(rows["month"])
+    record = lineage.latest(name, settings) or {}
+    return Monitoring(version, rows, record.get("skipped") or {}, record.get("recorded_at"))

@@ -295,7 +295,9 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Requ
         if redirect:
             return redirect
         t = Text(lang_of(request))
-        return render(request, "health.html", p=page(request, who, "health", t("health")), h=health.collect(settings))
+        h = health.collect(settings)
+        return render(request, "health.html", p=page(request, who, "health", t("health")), h=h,
+                      w=_watch(t, h.monitoring) if h.monitoring is not None else None)
 
     app.include_router(router)
     return refusal_page
@@ -359,6 +361,16 @@ def _band_names() -> dict[str, dict[str, str]]:
     return next(c.codes for c in declared("risk").columns if c.name == "risk_band")
 
 
+def _risk_note(t: Text, view: data.Risk) -> str:
+    """How to use the map, and what "high risk" means on the champion's master scale."""
+    if view.scale is None:
+        return t("map_help")
+    scale = view.scale
+    return " ".join([t("risk_scale").format(version=scale["version"], high_from=t.percent(scale["high_from"]),
+                                            share=t.percent(scale["high_share_at_training"]).replace(".0%", "%")),
+                     t("map_help")])
+
+
 def _risk_charts(t: Text, view: data.Risk) -> list[Chart]:
     m = _ym(view.month)
     names = _band_names()
@@ -372,7 +384,7 @@ def _risk_charts(t: Text, view: data.Risk) -> list[Chart]:
                                                          percent=True, scheme="oranges"),
                  [t("region"), t("high_risk_share"), t("businesses")],
                  [[t.region(r["sigun_cd"]), t.percent(r["high_share"]), t.count(r["businesses"])] for r in view.regions],
-                 _download("risk", industry=ALL, month_from=m, month_to=m), t("map_help"))]
+                 _download("risk", industry=ALL, month_from=m, month_to=m), _risk_note(t, view))]
     bars = [{"x": t.industry(r["industry_code"]), "band": band(r["risk_band"]), "value": r["share"],
              "label": t.percent(r["share"])} for r in view.industries]
     out.append(Chart("risk-industry", f"{t('risk_industry')} · {t.month(view.month)}",
@@ -391,3 +403,163 @@ def _risk_charts(t: Text, view: data.Risk) -> list[Chart]:
                      [t("month"), t("risk_band"), t("share")], [[r["x"][:7], r["band"], r["label"]] for r in trend],
                      _download("risk", region=ALL, industry=ALL)))
     return out
+
+
+@dataclass
+class Watch:
+    """The data-health page's "models over time": what was measured, in words, and the charts."""
+
+    measured: str
+    about: list[str]  # per model measured: its version and training window
+    skipped: list[str]  # per model not measured: why
+    latest: str | None  # the latest month measured for drift
+    flagged: list["Shown"]  # features above the threshold in that month, highest first
+    watch: list["Shown"]  # ... above the watch level, not flagged
+    drift: list[Chart]
+    credit: list[Chart]
+    credit_note: str | None  # why there is no realized credit chart
+    forecast: list[Chart]
+    forecast_note: str | None
+
+
+@dataclass
+class Shown:
+    """A drifted feature as the page names it."""
+
+    feature: str
+    label: str
+    psi: float
+    training_max: float | None  # the largest PSI it had in a month of the training window
+    beyond_training: bool
+
+
+#: the PSI heat map's colours below the watch level, up to the threshold, above it
+PSI_COLOURS = ("#e8eef4", "#f4a259", "#b2182b")
+WATCH_COLOUR, FLAG_COLOUR = "#a35200", "#b2182b"
+#: lines of the PSI chart besides the score: the features flagged after training, at most
+MAX_PSI_LINES = 6
+
+
+def _reference_rule(t: Text, reference) -> list[dict]:
+    """The line of the holdout figure at training, when there is one."""
+    if reference.empty:
+        return []
+    value = float(reference.iloc[0])
+    return [{"value": value, "label": t("holdout_reference").format(value=f"{value:.3f}")}]
+
+
+def _watch(t: Text, m: health.Monitoring) -> Watch:
+    from models.monitoring import PSI_FLAG, PSI_WATCH, SCORE, Flag, Measure, latest_drift
+
+    rows = m.rows
+    when = (m.recorded_at or "").replace("T", " ").replace("+00:00", " UTC")
+    measured = t("measured_at").format(when=when or "–", version=m.version)
+    skipped = [t("not_measured").format(model=model, why=why) for model, why in m.skipped.items()]
+
+    def label(feature: str) -> str:
+        return t("score_feature") if feature == SCORE else feature
+
+    def state(flag: str | None) -> str:
+        return t(f"flag_{flag}") if flag else ""
+
+    def period(in_training: bool) -> str:
+        return t("in_training") if in_training else t("after_training")
+
+    about, drift, credit, forecast = [], [], [], []
+    latest, flagged, watch, credit_note, forecast_note = None, [], [], None, None
+    psi = rows[rows["measure"] == Measure.PSI]
+    end_rule = None
+    if not psi.empty:
+        model, version = psi["model"].iloc[0], int(psi["model_version"].iloc[0])
+        trained = psi.loc[psi["in_training"], "month"]
+        through = f"{trained.max():%Y-%m}" if not trained.empty else "–"
+        about.append(t("monitoring_about").format(model=model, version=version, through=through))
+        end_rule = {"month": trained.max().isoformat(), "label": t("training_end")} if not trained.empty else None
+        last = psi["month"].max()
+        in_last = psi[psi["month"] == last].sort_values("value", ascending=False)
+        drifted = latest_drift(rows)
+        latest = f"{drifted.month:%Y-%m}"
+        flagged = [Shown(d.feature, label(d.feature), d.psi, d.training_max, d.beyond_training) for d in drifted.flagged]
+        watch = [Shown(d.feature, label(d.feature), d.psi, d.training_max, d.beyond_training) for d in drifted.watch]
+        order = [label(f) for f in in_last["feature"]]
+        ordered = psi.sort_values(["month", "value"], ascending=[False, False])
+        drift.append(Chart(
+            "drift-heatmap", t("psi_heatmap"),
+            charts.heatmap(t("psi_heatmap"), [{"x": f"{r.month:%Y-%m}", "y": label(r.feature), "value": r.value,
+                                               "label": f"{r.value:.3f}", "state": state(r.flag)}
+                                              for r in psi.itertuples()],
+                           t("month"), t("feature"), t("psi"), (PSI_WATCH, PSI_FLAG), PSI_COLOURS, order),
+            [t("feature"), t("month"), t("psi"), t("flag_state")],
+            [[label(r.feature), f"{r.month:%Y-%m}", f"{r.value:.3f}", state(r.flag)] for r in ordered.itertuples()]))
+        # beside the score, the features flagged after training further than their training months went
+        after = psi[~psi["in_training"] & (psi["feature"] != SCORE) & (psi["flag"] == Flag.FLAGGED)
+                    & ~(psi["value"] <= psi["reference"])]
+        chosen = list(after.groupby("feature")["value"].max().sort_values(ascending=False).index[:MAX_PSI_LINES])
+        if not chosen:
+            chosen = [f for f in in_last["feature"] if f != SCORE][:3]
+        shown = psi[psi["feature"].isin([SCORE, *chosen])].sort_values(["feature", "month"])
+        drift.append(Chart(
+            "drift-lines", t("psi_lines"),
+            charts.lines_with_rules(t("psi_lines"), [{"month": r.month.isoformat(), "series": label(r.feature),
+                                                      "value": r.value, "label": f"{r.value:.3f}"}
+                                                     for r in shown.itertuples()],
+                                    t("feature"), t("psi"),
+                                    [{"value": PSI_WATCH, "label": t("watch_line"), "colour": WATCH_COLOUR},
+                                     {"value": PSI_FLAG, "label": t("flag_line"), "colour": FLAG_COLOUR}],
+                                    x_rule=end_rule, domain=[label(f) for f in [SCORE, *chosen]], symlog=True),
+            [t("feature"), t("month"), t("psi"), t("flag_state")],
+            [[label(r.feature), f"{r.month:%Y-%m}", f"{r.value:.3f}", state(r.flag)]
+             for r in shown.sort_values(["month", "value"], ascending=[False, False]).itertuples()]))
+
+    auc = rows[rows["measure"] == Measure.AUC].sort_values("month")
+    rates = rows[rows["measure"].isin([Measure.PREDICTED_RATE, Measure.OBSERVED_RATE])].sort_values("month")
+    if not psi.empty and rates.empty:
+        credit_note = t("no_realized_credit")
+    if not auc.empty:
+        rules = _reference_rule(t, auc["reference"].dropna())
+        credit.append(Chart(
+            "realized-auc", t("realized_auc"),
+            charts.lines_with_rules(t("realized_auc"), [{"month": r.month.isoformat(), "series": period(r.in_training),
+                                                         "value": r.value, "label": f"{r.value:.3f}"}
+                                                        for r in auc.itertuples()],
+                                    t("period"), "AUC", rules, x_rule=end_rule,
+                                    domain=[t("in_training"), t("after_training")]),
+            [t("month"), "AUC", t("period"), t("business_months")],
+            [[f"{r.month:%Y-%m}", f"{r.value:.3f}", period(r.in_training), t.count(r.rows)] for r in auc.itertuples()],
+            note=t("in_sample_note")))
+    if not rates.empty:
+        name = {Measure.PREDICTED_RATE: t("predicted"), Measure.OBSERVED_RATE: t("observed")}
+        wide = rates.pivot_table(index=["month", "in_training", "rows"], columns="measure", values="value").reset_index()
+        credit.append(Chart(
+            "calibration", t("calibration"),
+            charts.lines_with_rules(t("calibration"), [{"month": r.month.isoformat(), "series": name[r.measure],
+                                                        "value": r.value, "label": t.percent(r.value)}
+                                                       for r in rates.itertuples()],
+                                    t("value"), t("share"), percent=True, x_rule=end_rule,
+                                    domain=[t("predicted"), t("observed")]),
+            [t("month"), t("predicted"), t("observed"), t("business_months"), t("period")],
+            [[f"{r['month']:%Y-%m}", t.percent(r[Measure.PREDICTED_RATE]), t.percent(r[Measure.OBSERVED_RATE]),
+              t.count(r["rows"]), period(r["in_training"])] for _, r in wide.iterrows()],
+            note=t("in_sample_note")))
+
+    wape = rows[rows["measure"] == Measure.WAPE].sort_values(["month", "feature"])
+    if wape.empty:
+        forecast_note = t("no_realized_wape")
+    else:
+        model = wape["model"].iloc[0]
+        rules = _reference_rule(t, wape["reference"].dropna().iloc[::-1])  # the latest publisher's holdout
+
+        def ahead(feature: str) -> str:
+            return t("months_ahead").format(h=feature.removeprefix("h"))
+        forecast.append(Chart(
+            "realized-wape", f"{t('realized_wape')} · {model}",
+            charts.lines_with_rules(t("realized_wape"), [{"month": r.month.isoformat(), "series": ahead(r.feature),
+                                                          "value": r.value, "label": f"{r.value:.3f}"}
+                                                         for r in wape.itertuples()],
+                                    t("horizon"), "WAPE", rules,
+                                    domain=[ahead(h) for h in sorted(wape["feature"].unique())]),
+            [t("month"), t("horizon"), "WAPE", t("cells"), t("version")],
+            [[f"{r.month:%Y-%m}", ahead(r.feature), f"{r.value:.3f}", t.count(r.rows), f"v{r.model_version}"]
+             for r in wape.itertuples()],
+            note=t("wape_note")))
+    return Watch(measured, about, skipped, latest, flagged, watch, drift, credit, credit_note, forecast, forecast_note)

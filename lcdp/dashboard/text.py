@@ -69,6 +69,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "share": ("비중", "Share"),
     "businesses": ("사업체 수", "Businesses"),
     "high_risk_share": ("고위험 비중", "High-risk share"),
+    "band_backtest": ("위험 등급 검증: 검증 기간의 등급별 예측과 실제 사고율",
+                      "Risk bands on the holdout: predicted against observed event rate"),
+    "band_range": ("확률 구간", "Probability range"),
+    "band_share": ("사업체-월 비중", "Share of business-months"),
+    "band_events": ("사고", "Events"),
+    "band_observed": ("실제 사고율", "Observed rate"),
+    "band_predicted": ("예측 사고율", "Predicted rate"),
+    "risk_scale": ("고위험(D·E 등급): 신용위험 모형 v{version}이 향후 12개월 안에 보증 사고나 폐업이 날 확률을 "
+                   "{high_from} 이상으로 본 사업체입니다. 등급 구간은 학습 때 정해져 고정되며(마스터 스케일), D·E는 "
+                   "학습 자료의 위험이 가장 높은 {share}에 해당합니다.",
+                   "High risk (bands D and E): businesses credit-risk model v{version} gives a {high_from} or "
+                   "higher probability of a guarantee default or closure in the next 12 months. The bands' "
+                   "cut-offs are fixed when the model is trained (its master scale); D and E hold the riskiest "
+                   "{share} of its training business-months."),
     "table_view": ("표로 보기", "Table view"),
     "download": ("CSV 내려받기", "Download CSV"),
     "suppressed": ("비공개", "withheld"),
@@ -107,6 +121,63 @@ WORDS: dict[str, tuple[str, str]] = {
     "language": ("English", "한국어"),
     "data_from": ("데이터: 공개 통제를 거친 데이터 상품", "Data: the disclosure-controlled data products"),
     "interval": ("예측 구간", "interval"),
+    "monitoring": ("시간에 따른 모형: 드리프트와 실현 성능", "Models over time: drift and realized performance"),
+    "monitoring_none": ("아직 측정 결과가 없습니다. 챔피언이 점수를 매긴 뒤 모형 DAG의 monitor 작업(또는 lcdp monitor)이 측정합니다.",
+                        "Nothing measured yet: the models DAG's monitor task (or lcdp monitor) measures the champions "
+                        "once they have scored the lake."),
+    "monitoring_about": ("{model} v{version}의 학습 기간은 {through}까지입니다. PSI는 각 월의 분포를 학습 기간과 비교합니다: "
+                         "0.1 초과는 주의, 0.25 초과는 경보(모집단이 바뀜).",
+                         "{model} v{version} trained on months up to {through}. PSI compares each month's population "
+                         "with that training window: above 0.1 worth a look, above 0.25 flagged (the population has moved)."),
+    "measured_at": ("측정: {when} (gold.model_monitoring v{version})", "Measured {when} (gold.model_monitoring v{version})"),
+    "not_measured": ("{model}: 측정하지 못함: {why}", "{model}: not measured: {why}"),
+    "psi_heatmap": ("월별 특성 PSI (학습 기간 대비)", "PSI of each feature by month, against the training window"),
+    "psi_lines": ("점수와 경보 특성의 PSI 추이", "PSI of the score and the flagged features over time"),
+    "psi": ("PSI", "PSI"),
+    "feature": ("특성", "Feature"),
+    "flag_state": ("상태", "State"),
+    "flag_ok": ("정상", "ok"),
+    "flag_watch": ("주의", "watch"),
+    "flag_flagged": ("경보", "flagged"),
+    "flagged_in": ("{month} 경보 (PSI > 0.25), 모형이 학습한 어느 달보다도 멀리 벗어남",
+                   "Flagged in {month} (PSI > 0.25), further than any month the model learned from"),
+    "flagged_within_in": ("{month} PSI > 0.25이지만 모형이 학습한 달에도 그만큼 달랐던 특성",
+                          "Above 0.25 in {month}, but as far in months the model learned from"),
+    "watch_in": ("{month} 주의 (PSI > 0.1)", "Watch in {month} (PSI > 0.1)"),
+    "within_training": ("학습 기간의 달에도 최대 {value}", "its training months reached {value}"),
+    "within_training_note": ("괄호 안의 값은 그 특성이 모형이 학습한 달들에서 이미 보인 최대 PSI입니다. 사업 기간이나 분기별 정책수당 지급처럼 "
+                             "달력이나 나이를 따르는 특성은 학습 기간 안에서도 달마다 그만큼 다릅니다. 그보다 멀리 벗어난 경보가 모형이 보지 못한 변화입니다.",
+                             "The value in brackets is the highest PSI the feature already had in the months the model "
+                             "learned from: features that follow the calendar or the businesses' age (months active, "
+                             "the quarterly policy-fund payouts) differ that much from month to month inside the "
+                             "training window too. A flag beyond it is a change the model has not seen."),
+    "none_flagged": ("{month}에는 모형이 학습한 달들보다 멀리 벗어난 경보(PSI > 0.25)가 없습니다.",
+                     "In {month} no feature is flagged (PSI > 0.25) further than the months the model learned from."),
+    "score_feature": ("점수 (모형 확률)", "score (the model's probability)"),
+    "watch_line": ("주의 0.1", "watch 0.1"),
+    "flag_line": ("경보 0.25", "flagged 0.25"),
+    "training_end": ("학습 끝", "training ends"),
+    "realized_auc": ("실현 AUC (12개월 결과가 완결된 월)", "Realized AUC (months whose 12-month outcomes are known)"),
+    "calibration": ("보정: 예측 평균 확률과 실제 사건 발생률", "Calibration: mean predicted probability and the observed event rate"),
+    "predicted": ("예측 평균", "mean predicted"),
+    "observed": ("실제 발생률", "observed rate"),
+    "period": ("기간", "Period"),
+    "in_training": ("학습 기간 (표본 내)", "training window (in-sample)"),
+    "after_training": ("학습 이후", "after training"),
+    "in_sample_note": ("학습 기간 안의 월은 모형이 학습한 행이므로 표본 내 성능입니다; 학습 이후의 월이 실제 성능입니다.",
+                       "Months inside the training window are rows the model learned from (in-sample); the months "
+                       "after it are its realized performance."),
+    "holdout_reference": ("학습 시 홀드아웃 {value}", "holdout at training {value}"),
+    "no_realized_credit": ("12개월 결과가 완결된 월이 아직 없습니다.", "No month has its 12-month outcomes yet."),
+    "realized_wape": ("실현 WAPE (실적이 도착한 예측 월)", "Realized WAPE (forecast months whose actuals have arrived)"),
+    "wape_note": ("발행된 그대로의 예측(gold.spending_forecasts의 각 버전)을, 그 달의 실적이 도착한 뒤 셀(시군 × 업종)의 실적과 비교합니다.",
+                  "Each forecast as it was published (every version of gold.spending_forecasts), against the "
+                  "cells' (시군 × industry) actuals once its month has arrived."),
+    "no_realized_wape": ("실적이 도착한 예측 월이 아직 없습니다.", "No forecast month has its actuals yet."),
+    "horizon": ("예측 시점", "Horizon"),
+    "months_ahead": ("{h}개월 앞", "{h} month(s) ahead"),
+    "business_months": ("사업체-월", "Business-months"),
+    "cells": ("셀", "Cells"),
 }
 
 #: a chart's money units per language, largest first: (won in one unit, its name); the same

@@ -13,6 +13,8 @@ import pandas as pd
 from pydantic import BaseModel
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
+from models.uncertainty import Interval, Ranking, intervals, replicate_weights, weighted_mean
+
 
 class CalibrationBin(BaseModel):
     decile: int  # 1 = the lowest predicted probabilities
@@ -57,3 +59,28 @@ def credit_metrics(y: np.ndarray, p: np.ndarray) -> CreditMetrics:
     return CreditMetrics(rows=len(y), events=int(y.sum()), auc=round(float(roc_auc_score(y, p)), 5),
                          ks=round(ks_statistic(y, p), 5), brier=round(float(brier_score_loss(y, p)), 6),
                          log_loss=round(float(log_loss(y, p, labels=[0, 1])), 6), calibration=calibration_table(y, p))
+
+
+def credit_intervals(y: np.ndarray, groups: np.ndarray, predictions: dict[str, np.ndarray],
+                     replicates: int = 1000, seed: int = 0) -> dict[str, Interval]:
+    """AUC, KS and Brier of each of ``predictions`` (name → probabilities, all on the rows of
+    ``y``) and the AUC difference of every pair, each with its 90 % cluster-bootstrap interval
+    over ``groups`` (the businesses): ``model_auc``, ``model_minus_oracle_auc``…"""
+    y = np.asarray(y, dtype=int)
+    rankings = {name: Ranking(y, p) for name, p in predictions.items()}
+    squared = {name: (np.clip(np.asarray(p, dtype=float), 0, 1) - y) ** 2 for name, p in predictions.items()}
+    names = list(predictions)
+
+    def statistics(w: np.ndarray | None) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for name in names:
+            out[f"{name}_auc"] = rankings[name].auc(w)
+            out[f"{name}_ks"] = rankings[name].ks(w)
+            out[f"{name}_brier"] = weighted_mean(squared[name], w)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if out[f"{a}_auc"] is not None and out[f"{b}_auc"] is not None:
+                    out[f"{a}_minus_{b}_auc"] = out[f"{a}_auc"] - out[f"{b}_auc"]
+        return out
+
+    return intervals(statistics, replicate_weights(groups, replicates, seed))

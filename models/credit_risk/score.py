@@ -11,7 +11,9 @@ version the pipeline pinned.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import DataFrame
@@ -69,10 +71,49 @@ def scores(settings: Settings, champion, versions: dict[str, int]) -> tuple[Data
             "every business-month")
 
 
+def scorecard_of(settings: Settings, version: int | None = None) -> tuple[int, ScorecardConfig] | None:
+    """A registered version's scorecard (default: the champion's), with the master scale it
+    learned at training; None when there is no such version."""
+    from models import tracking
+    from models.credit_risk.train import MODEL_NAME, CreditRiskConfig
+
+    chosen = (tracking.alias_version(settings, MODEL_NAME, tracking.CHAMPION) if version is None
+              else tracking.client(settings).get_model_version(MODEL_NAME, str(version)))
+    if chosen is None:
+        return None
+    params = tracking.client(settings).get_run(chosen.run_id).data.params
+    config = CreditRiskConfig.model_validate_json(params["config"]) if "config" in params else CreditRiskConfig()
+    return int(chosen.version), config.scorecard
+
+
+def band_backtest_of(settings: Settings, version: int | None = None) -> tuple[int, list[dict]] | None:
+    """The master scale's backtest a registered version (default: the champion) logged when it
+    was trained: per band its range, businesses, events, observed and predicted rate on the
+    holdout; None when there is no such version or it logged none."""
+    import json
+
+    from mlflow.exceptions import MlflowException
+
+    from models import tracking
+    from models.credit_risk.train import MODEL_NAME
+
+    chosen = (tracking.alias_version(settings, MODEL_NAME, tracking.CHAMPION) if version is None
+              else tracking.client(settings).get_model_version(MODEL_NAME, str(version)))
+    if chosen is None:
+        return None
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = tracking.client(settings).download_artifacts(chosen.run_id, "band_backtest.json", scratch)
+            return int(chosen.version), json.loads(Path(path).read_text())
+    except (MlflowException, OSError):
+        return None
+
+
 COLUMNS = Columns(OUTPUT_DDL, {
     "business_key": "pseudonym of the BRN", "month": "the month T the features describe",
     "probability": "P(guarantee default or closure in the 12 months after T), from the champion",
     "score": "scorecard points: 600 at 50:1 good:bad odds, 20 points to double the odds (higher is safer)",
-    "risk_band": "A (very low) … E (very high), by probability",
+    "risk_band": "A (very low) … E (very high): the master scale the model version learned at training "
+                 "(its probability cut-offs are in the version's run configuration and model card)",
     "reason_codes": "up to 3 reasons in words: the features that raised the risk most (XGBoost contributions)",
     "model_name": "registered model", "model_version": "its version (the champion when scored)"})

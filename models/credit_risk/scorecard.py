@@ -20,14 +20,44 @@ from pydantic import BaseModel, Field
 from lcdp.contracts import reference
 
 
+#: the master scale's bands and the share of the training business-months each is cut to hold
+BAND_SHARES: dict[str, float] = {"A (very low)": 0.25, "B (low)": 0.30, "C (moderate)": 0.25, "D (high)": 0.12,
+                                 "E (very high)": 0.08}
+
+
 class ScorecardConfig(BaseModel):
     base_points: float = 600.0
     base_odds: float = 50.0  # good:bad
     points_to_double: float = 20.0
-    #: risk band → highest 12-month probability of an event in it (the last band takes the rest)
+    #: the master scale: risk band → highest 12-month probability of an event in it (the last
+    #: band takes the rest). Training learns it (``master_scale``) and keeps it in the run's
+    #: configuration, so a model version bands with the cut-offs it was trained with, month
+    #: after month; these are the defaults of a scorecard that was never trained.
     bands: dict[str, float] = Field(default_factory=lambda: {
         "A (very low)": 0.01, "B (low)": 0.03, "C (moderate)": 0.07, "D (high)": 0.15, "E (very high)": 1.0})
+    #: the share of the training business-months each band is cut to hold
+    band_shares: dict[str, float] = Field(default_factory=lambda: dict(BAND_SHARES))
     reasons: int = 3
+
+
+def master_scale(probability: np.ndarray, shares: dict[str, float]) -> dict[str, float]:
+    """The bands' cut-offs: the probabilities below which the training rows reach each band's
+    cumulative share, rounded to two significant digits (a scale people quote: "B: 2.1 % to
+    4.8 %"). Cut-offs that would coincide after rounding keep one thousandth apart, so no
+    band is empty by construction."""
+    names = list(shares)
+    total = sum(shares.values())
+    cumulative = np.cumsum([shares[n] / total for n in names])[:-1]
+    cuts = [float(f"{q:.2g}") for q in np.quantile(np.asarray(probability, dtype=float), cumulative)]
+    for k in range(1, len(cuts)):
+        cuts[k] = max(cuts[k], round(cuts[k - 1] + 0.001, 6))
+    return {**dict(zip(names[:-1], cuts)), names[-1]: 1.0}
+
+
+def band_ranges(config: ScorecardConfig) -> dict[str, tuple[float, float]]:
+    """Each band's probability range [low, high)."""
+    limits = [0.0, *config.bands.values()]
+    return {name: (limits[k], limits[k + 1]) for k, name in enumerate(config.bands)}
 
 
 def points(probability: np.ndarray, config: ScorecardConfig) -> np.ndarray:

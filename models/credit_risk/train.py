@@ -33,9 +33,10 @@ from lcdp.settings import Settings
 from models import tracking
 from models.credit_risk import labels
 from models.credit_risk.estimator import CreditRiskClassifier, as_frame
-from models.credit_risk.metrics import CreditMetrics, credit_metrics
-from models.credit_risk.scorecard import ScorecardConfig
+from models.credit_risk.metrics import CreditMetrics, credit_intervals, credit_metrics
+from models.credit_risk.scorecard import ScorecardConfig, band_ranges, bands, master_scale
 from models.gate import GateConfig, GateDecision, Rule, judge, psi
+from models.uncertainty import Interval
 
 _log = log.get(__name__)
 
@@ -50,10 +51,26 @@ NOT_FEATURES = ("business_key", "month", "credit_month", "employment_month")
 
 class CreditRiskConfig(BaseModel):
     horizon_months: int = 12
-    holdout_months: int = 6
-    embargo_months: int = 0
+    #: months judged out of time, when the history allows (at least ``min_holdout_months``)
+    holdout_months: int = 12
+    min_holdout_months: int = 3
+    #: the holdout is judged in blocks of this many months, each by a model trained on what was
+    #: known at the block's first month (rolling origins)
+    block_months: int = 3
+    #: labelled months left out before each block: with ``horizon_months - 1`` (the default),
+    #: a block's model learns only from labels complete by the block's first month, as a model
+    #: trained that month would. Without it, the months just before a block carry the labels of
+    #: the very events the block is judged on, and a model remembers which businesses had one:
+    #: on a 2000-business world it then scored 0.019 AUC above the generator's own probabilities
+    embargo_months: int | None = None
+    min_training_months: int = 3
+    #: cluster-bootstrap replicates of the intervals (over businesses)
+    replicates: int = 1000
     min_holdout_events: int = 20  # fewer cannot judge a model; the run refuses
-    estimator: dict = Field(default_factory=dict)  # CreditRiskClassifier parameters
+    #: CreditRiskClassifier parameters. The lake's model weighs its events up (and corrects the
+    #: prior back): on two demo worlds unweighted training gained 0.002 of AUC but predicted 8 %
+    #: more events than happened in the latest holdout months, the weighted one within 1 %
+    estimator: dict = Field(default_factory=lambda: {"balance_classes": True})
     exclude_features: list[str] = Field(default_factory=list)  # columns of the features table left out
     #: features whose effect has a known direction (+1: more means riskier)
     monotone: dict[str, int] = Field(default_factory=lambda: {
@@ -64,15 +81,20 @@ class CreditRiskConfig(BaseModel):
 
 
 def months_needed(config: CreditRiskConfig | None = None) -> int:
-    """Months of data training needs: complete labels for the holdout, the embargo and three
-    months to train on."""
+    """Months of data training needs: the label horizon, then labelled months for the first
+    block's training, its embargo and the smallest holdout."""
     config = config or CreditRiskConfig()
-    return config.horizon_months + config.holdout_months + config.embargo_months + 3
+    return config.horizon_months + embargo(config) + config.min_training_months + config.min_holdout_months
+
+
+def embargo(config: CreditRiskConfig) -> int:
+    return config.horizon_months - 1 if config.embargo_months is None else config.embargo_months
 
 
 class Split(BaseModel):
-    training_months: list[str]
+    training_months: list[str]  # the registered model's (the last block's)
     holdout_months: list[str]
+    blocks: list[list[str]] = []  # the holdout's blocks, in order; each judged by its own model
     rows: dict[str, int]  # split → rows
     events: dict[str, int]  # business-months labelled 1
     event_businesses: dict[str, int]  # distinct businesses among them
@@ -93,7 +115,13 @@ class CreditRiskResult(BaseModel):
     baseline: CreditMetrics
     oracle_auc: float | None = None
     oracle_rows: int = 0
+    unjudged_rows: int = 0  # holdout rows the oracle has no truth for: left out of every figure
+    #: every headline figure and comparison with its 90 % interval over businesses
+    intervals: dict[str, Interval] = {}
+    bands: list["BandBacktest"] = []
+    master_scale: dict[str, float] = {}
     champion_auc: float | None = None
+    champion_difference: Interval | None = None  # challenger − champion AUC on months neither saw
     psi: float | None = None
     gate: GateDecision | None = None
     features: list[str]  # the features the model uses
@@ -106,7 +134,10 @@ class CreditRiskResult(BaseModel):
         return {"version": self.version, "alias": self.alias, "auc": self.metrics.auc, "ks": self.metrics.ks,
                 "brier": self.metrics.brier, "oracle_auc": self.oracle_auc, "baseline_auc": self.baseline.auc,
                 "holdout_rows": self.metrics.rows, "holdout_events": self.metrics.events,
-                "holdout_event_businesses": self.split.event_businesses["holdout"], "run_id": self.run_id}
+                "holdout_event_businesses": self.split.event_businesses["holdout"],
+                **{k: [v.value, v.low, v.high] for k, v in self.intervals.items() if "_minus_" in k},
+                "bands": {b.band[:1]: {"share": b.share, "observed": b.observed} for b in self.bands},
+                "run_id": self.run_id}
 
 
 # --------------------------------------------------------------------------- data
@@ -156,38 +187,47 @@ def business_groups(frame: pd.DataFrame) -> np.ndarray:
 
 
 def split(frame: pd.DataFrame, config: CreditRiskConfig) -> tuple[pd.Series, Split]:
-    """``frame``'s split per row (training, holdout or none) by month, and its account."""
+    """``frame``'s split per row by month, and its account: the holdout (the latest labelled
+    months, judged block by block) and the registered model's training rows (every labelled
+    month: a model put to work learns from every label known; a row can be in both)."""
     month = pd.to_datetime(frame["month"])
     labelled = sorted(month[frame["label_status"] == labels.LABELLED].unique())
-    needed = config.holdout_months + config.embargo_months + 3
+    needed = embargo(config) + config.min_training_months + config.min_holdout_months
     if len(labelled) < needed:
         raise InsufficientData(
             f"{len(labelled)} month(s) have complete {config.horizon_months}-month labels; training needs "
-            f"{needed} ({config.holdout_months} holdout, {config.embargo_months} embargo, 3 or more to "
-            "train): deliver more history "
-            f"(at least {needed + config.horizon_months} months of data)")
-    holdout = labelled[-config.holdout_months:]
-    rest = labelled[:-config.holdout_months]
-    rest = rest[:len(rest) - config.embargo_months] if config.embargo_months else rest
-    training = rest
-    part = pd.Series("none", index=frame.index)
+            f"{needed} ({config.min_training_months} to train on, {embargo(config)} embargo, "
+            f"{config.min_holdout_months} to judge): deliver more history (at least {months_needed(config)} "
+            "months of data)")
+    size = min(config.holdout_months, len(labelled) - embargo(config) - config.min_training_months)
+    holdout = labelled[-size:]
+    blocks = [holdout[i:i + config.block_months] for i in range(0, len(holdout), config.block_months)]
     is_labelled = frame["label_status"] == labels.LABELLED
-    for name, months in (("training", training), ("holdout", holdout)):
-        part[is_labelled & month.isin(months)] = name
+    part = pd.Series("none", index=frame.index)
+    part[is_labelled & month.isin(holdout)] = "holdout"
     label = frame["label"].fillna(0).astype(int)
+    every = is_labelled.to_numpy()
+    rows = {"training": int(every.sum()), "holdout": int((part == "holdout").sum())}
+    events = {"training": int(label[every].sum()), "holdout": int(label[part == "holdout"].sum())}
     info = Split(
-        training_months=[f"{m:%Y-%m}" for m in training], holdout_months=[f"{m:%Y-%m}" for m in holdout],
-        rows={p: int((part == p).sum()) for p in ("training", "holdout")},
-        events={p: int(label[part == p].sum()) for p in ("training", "holdout")},
-        event_businesses={p: int(frame.loc[(part == p) & (label == 1), "business_key"].nunique())
-                          for p in ("training", "holdout")},
+        training_months=[f"{m:%Y-%m}" for m in labelled], holdout_months=[f"{m:%Y-%m}" for m in holdout],
+        blocks=[[f"{m:%Y-%m}" for m in b] for b in blocks], rows=rows, events=events,
+        event_businesses={"training": int(frame.loc[every & (label == 1).to_numpy(), "business_key"].nunique()),
+                          "holdout": int(frame.loc[(part == "holdout") & (label == 1), "business_key"].nunique())},
         censored_rows=int((frame["label_status"] == labels.CENSORED).sum()),
         after_event_rows=int((frame["label_status"] == labels.AFTER_EVENT).sum()))
     if info.events["holdout"] < config.min_holdout_events:
-        raise InsufficientData(f"the holdout ({', '.join(info.holdout_months)}) holds {info.events['holdout']} "
-                               f"credit event(s); judging a model needs {config.min_holdout_events}: "
-                               "deliver more businesses or more history")
+        raise InsufficientData(f"the holdout ({info.holdout_months[0]} to {info.holdout_months[-1]}) holds "
+                               f"{info.events['holdout']} credit event(s); judging a model needs "
+                               f"{config.min_holdout_events}: deliver more businesses or more history")
     return part, info
+
+
+def block_training(labelled: list, block: list, config: CreditRiskConfig) -> list:
+    """The labelled months a block's model trains on: every one before the block, less the
+    embargo (by default, those whose label was known by the block's first month)."""
+    before = [m for m in labelled if m < block[0]]
+    return before[:len(before) - embargo(config)] if embargo(config) else before
 
 
 # --------------------------------------------------------------------------- baseline and oracle
@@ -241,7 +281,8 @@ def oracle_pd(settings: Settings, oracle_dir: Path, rows: pd.DataFrame) -> pd.Se
 
 def train(settings: Settings, config: CreditRiskConfig | None = None, versions: dict[str, int] | None = None,
           oracle_dir: Path | None = None, register: bool = True) -> CreditRiskResult:
-    """Train, judge on the holdout, log and register; the gate then sets the alias."""
+    """Judge the model on the holdout with rolling origins, train the one to register on every
+    labelled month and learn its master scale, log and register; the gate then sets the alias."""
     import mlflow
 
     config = config or CreditRiskConfig()
@@ -249,37 +290,48 @@ def train(settings: Settings, config: CreditRiskConfig | None = None, versions: 
     frames, used = read_inputs(settings, versions)
     frame = labelled_frame(frames, config)
     part, split_info = split(frame, config)
-    features = feature_columns(frames[FEATURES_TABLE], config.exclude_features)
-    X = as_frame(frame[features])
+    X = as_frame(frame[feature_columns(frames[FEATURES_TABLE], config.exclude_features)])
     y = frame["label"].fillna(0).astype(int).to_numpy()
-    train_rows, holdout_rows = (part == "training").to_numpy(), (part == "holdout").to_numpy()
-    _log.info("credit_risk.train", inputs=used, **split_info.rows)
+    groups = business_groups(frame)
+    _log.info("credit_risk.train", inputs=used, blocks=len(split_info.blocks), **split_info.rows)
 
-    estimator = CreditRiskClassifier(**{"monotone": config.monotone, **config.estimator})
-    estimator.fit(X[train_rows], y[train_rows], groups=business_groups(frame)[train_rows])
-    # what the model kept (a feature missing or constant in every training row is dropped):
-    # the baseline, the holdout, the logged example and the features.json of the run all use it
+    backtest = rolling_origins(frame, X, y, groups, split_info, config)
+    estimator, train_rows = backtest.estimator, backtest.train_rows
+    # what the registered model kept (a feature missing or constant in every training row is
+    # dropped): the logged example and the features.json of the run use it
     features = estimator.features_
-    X = X[features]
-    holdout_X, holdout_y = X[holdout_rows], y[holdout_rows]
-    probability = estimator.predict_proba(holdout_X)[:, 1]
-    metrics = credit_metrics(holdout_y, probability)
-    baseline = baseline_model(X[train_rows], y[train_rows])
-    baseline_metrics = credit_metrics(holdout_y, baseline_proba(baseline, holdout_X))
-    oracle_auc, oracle_rows = None, 0
+    config = config.model_copy(update={"scorecard": config.scorecard.model_copy(update={
+        "bands": master_scale(estimator.predict_proba(X.loc[train_rows, features])[:, 1],
+                              config.scorecard.band_shares)})})
+    holdout_rows = (part == "holdout").to_numpy()
+    judged, oracle = holdout_rows, None
     if oracle_dir is not None:
-        truth = oracle_pd(settings, oracle_dir, frame[holdout_rows])
-        known = truth.notna().to_numpy()
-        oracle_rows = int(known.sum())
-        if oracle_rows and len(np.unique(holdout_y[known])) == 2:
-            oracle_auc = credit_metrics(holdout_y[known], truth[known].to_numpy()).auc
+        # the oracle is judged on exactly the model's rows: a row the generator has no truth
+        # for (there should be none) leaves the judgement, and the run says how many did
+        truth = oracle_pd(settings, oracle_dir, frame).to_numpy()
+        judged = holdout_rows & ~np.isnan(truth)
+        oracle = truth[judged]
+    probability, baseline_probability = backtest.probability[judged], backtest.baseline[judged]
+    holdout_y, holdout_groups = y[judged], groups[judged]
+    metrics = credit_metrics(holdout_y, probability)
+    baseline_metrics = credit_metrics(holdout_y, baseline_probability)
+    predictions = {"model": probability, "baseline": baseline_probability}
+    oracle_auc = None
+    if oracle is not None and len(np.unique(holdout_y)) == 2:
+        oracle_auc = credit_metrics(holdout_y, oracle).auc
+        predictions["oracle"] = oracle
+    uncertainty = credit_intervals(holdout_y, holdout_groups, predictions, config.replicates)
+    by_band = band_backtest(holdout_y, probability, frame.loc[judged, "business_key"].to_numpy(), config.scorecard)
+    holdout_X = X.loc[judged, features]
+    judged_rows = frame.loc[judged, ["business_key", "month"]].reset_index(drop=True)
 
     with tracking.run(settings, EXPERIMENT, run_name=f"credit-risk {split_info.holdout_months[-1]}") as active:
         run_id = active.info.run_id
         for name, version in used.items():
             tracking.log_lake_input(settings, name, version, frames[name], "training", run_id)
-        mlflow.log_params({"horizon_months": config.horizon_months, "holdout_months": config.holdout_months,
-                           "embargo_months": config.embargo_months,
+        mlflow.log_params({"horizon_months": config.horizon_months, "holdout_months": len(split_info.holdout_months),
+                           "blocks": len(split_info.blocks), "embargo_months": config.embargo_months,
+                           "trained_through": split_info.training_months[-1],
                            "n_features": len(features), "best_iteration": estimator.best_iteration_,
                            "dropped_features": ",".join(estimator.dropped_features_),
                            "class_weight": round(estimator.class_weight_, 4),
@@ -289,30 +341,107 @@ def train(settings: Settings, config: CreditRiskConfig | None = None, versions: 
         mlflow.log_metrics({**{f"holdout_{k}": v for k, v in metrics.headline().items()},
                             **{f"baseline_{k}": v for k, v in baseline_metrics.headline().items()},
                             **({"oracle_auc": oracle_auc} if oracle_auc is not None else {}),
+                            **interval_metrics(uncertainty),
                             "holdout_rows": metrics.rows, "holdout_events": metrics.events,
-                            "holdout_event_businesses": split_info.event_businesses["holdout"],
+                            "holdout_event_businesses": int(len(np.unique(holdout_groups[holdout_y == 1]))),
+                            "unjudged_rows": int(holdout_rows.sum() - judged.sum()),
                             "training_rows": split_info.rows["training"], "censored_rows": split_info.censored_rows})
         mlflow.set_tags({"censoring": f"{split_info.censored_rows} business-months whose {config.horizon_months}-month "
                                       "window is not complete were not labelled",
                          "holdout_months": ",".join(split_info.holdout_months)})
         with tempfile.TemporaryDirectory() as scratch:
             _log_artifacts(Path(scratch), estimator, metrics, baseline_metrics, split_info, features)
+            mlflow.log_dict({k: v.model_dump() for k, v in uncertainty.items()}, "intervals.json")
+            mlflow.log_dict([b.model_dump() for b in by_band], "band_backtest.json")
+            judged_rows.assign(probability=probability).to_parquet(Path(scratch) / BACKTEST, index=False)
+            mlflow.log_artifact(str(Path(scratch) / BACKTEST))
         model_info = _log_model(estimator, holdout_X, register)
         _evaluate(model_info.model_uri, holdout_X, holdout_y)
 
     result = CreditRiskResult(run_id=run_id, version=None, alias=None, inputs=used, split=split_info,
                               metrics=metrics, baseline=baseline_metrics, oracle_auc=oracle_auc,
-                              oracle_rows=oracle_rows, features=features,
+                              oracle_rows=int(judged.sum()) if oracle is not None else 0,
+                              unjudged_rows=int(holdout_rows.sum() - judged.sum()), intervals=uncertainty,
+                              bands=by_band, master_scale=config.scorecard.bands, features=features,
                               dropped_features=estimator.dropped_features_, best_iteration=estimator.best_iteration_,
                               seconds=0.0)
     if register:
-        # the champion is judged on the same holdout rows with the features it was trained on
-        every_feature = as_frame(frame.loc[holdout_rows, feature_columns(frames[FEATURES_TABLE])])
-        result = _register_and_gate(settings, result, model_info, probability, every_feature, holdout_y, config)
+        result = _register_and_gate(settings, result, model_info, probability, judged_rows, holdout_y,
+                                    holdout_groups, config)
     result.seconds = round(time.perf_counter() - started, 1)
     _log.info("credit_risk.done", run_id=run_id, version=result.version, alias=result.alias, auc=metrics.auc,
               oracle_auc=oracle_auc, baseline_auc=baseline_metrics.auc, seconds=result.seconds)
     return result
+
+
+class Backtest(BaseModel, arbitrary_types_allowed=True):
+    """The rolling-origin predictions of the holdout (NaN elsewhere) and the registered model."""
+
+    probability: np.ndarray
+    baseline: np.ndarray
+    estimator: CreditRiskClassifier
+    train_rows: np.ndarray
+
+
+def rolling_origins(frame: pd.DataFrame, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, split_info: Split,
+                    config: CreditRiskConfig) -> Backtest:
+    """Each block of the holdout predicted by the model and the baseline trained on what was
+    known at its first month (``block_training``), and the model to register, trained on
+    every labelled month."""
+    month = frame["month"].map(lambda m: f"{pd.Timestamp(m):%Y-%m}").to_numpy()
+    labelled = (frame["label_status"] == labels.LABELLED).to_numpy()
+    labelled_months = sorted(set(month[labelled]))
+    probability, baseline = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+    for block in split_info.blocks:
+        rows = labelled & np.isin(month, block_training(labelled_months, block, config))
+        target = labelled & np.isin(month, block)
+        estimator = CreditRiskClassifier(**{"monotone": config.monotone, **config.estimator})
+        estimator.fit(X[rows], y[rows], groups=groups[rows])
+        kept = estimator.features_
+        probability[target] = estimator.predict_proba(X.loc[target, kept])[:, 1]
+        pipeline = baseline_model(X.loc[rows, kept], y[rows])
+        baseline[target] = baseline_proba(pipeline, X.loc[target, kept])
+        _log.info("credit_risk.block", block=f"{block[0]}..{block[-1]}", training_rows=int(rows.sum()),
+                  holdout_rows=int(target.sum()))
+    estimator = CreditRiskClassifier(**{"monotone": config.monotone, **config.estimator})
+    estimator.fit(X[labelled], y[labelled], groups=groups[labelled])
+    return Backtest(probability=probability, baseline=baseline, estimator=estimator, train_rows=labelled)
+
+
+def interval_metrics(uncertainty: dict[str, Interval]) -> dict[str, float]:
+    """The intervals as MLflow metrics: ``model_auc_low``, ``model_auc_high``…"""
+    return {f"{k}_{end}": getattr(v, end) for k, v in uncertainty.items() for end in ("low", "high")}
+
+
+class BandBacktest(BaseModel):
+    band: str
+    low: float  # the band's probability range [low, high)
+    high: float
+    businesses: int
+    business_months: int
+    share: float  # of the judged business-months
+    events: int
+    observed: float  # event rate of its business-months
+    predicted: float  # mean predicted probability
+
+
+def band_backtest(y: np.ndarray, probability: np.ndarray, business: np.ndarray,
+                  scorecard: ScorecardConfig) -> list[BandBacktest]:
+    """The master scale on the holdout: per band, who is in it, how many had an event, the
+    observed against the predicted rate."""
+    band = bands(probability, scorecard)
+    out = []
+    for name, (low, high) in band_ranges(scorecard).items():
+        inside = band == name
+        out.append(BandBacktest(
+            band=name, low=low, high=high, businesses=int(len(np.unique(business[inside]))),
+            business_months=int(inside.sum()), share=round(float(inside.mean()), 4), events=int(y[inside].sum()),
+            observed=round(float(y[inside].mean()), 5) if inside.any() else 0.0,
+            predicted=round(float(probability[inside].mean()), 5) if inside.any() else 0.0))
+    return out
+
+
+CreditRiskResult.model_rebuild()
 
 
 def _log_artifacts(folder: Path, estimator: CreditRiskClassifier, metrics: CreditMetrics, baseline: CreditMetrics,
@@ -397,37 +526,60 @@ def _evaluate(model_uri: str, X: pd.DataFrame, y: np.ndarray) -> None:
                            evaluators=["default"], evaluator_config={"default": {"log_model_explainability": False}})
 
 
-def champion_auc_and_psi(settings: Settings, holdout_X: pd.DataFrame, holdout_y: np.ndarray,
-                         probability: np.ndarray) -> tuple[object, float | None, float | None, str | None]:
-    """The current champion, its AUC on this holdout, and the PSI of ``probability`` against
-    its scores; (None, …) when there is no champion."""
-    import mlflow
+BACKTEST = "backtest.parquet"  # the run's out-of-time predictions: business_key, month, probability
+
+
+def champion_comparison(settings: Settings, rows: pd.DataFrame, holdout_y: np.ndarray, groups: np.ndarray,
+                        probability: np.ndarray) -> tuple[object, dict | None, float | None, str]:
+    """The current champion, the intervals of both models' AUC and of challenger − champion
+    over businesses (``credit_intervals``) and the PSI of the challenger's scores against the
+    champion's, on the rows both runs judged out of time (``rows``: business_key and month of
+    the challenger's), and those months in words; (champion, None, None, why) when there is
+    nothing to compare on, (None, None, None, "") when there is no champion.
+
+    Both sides are backtest predictions, each made from what was known at its block's origin:
+    the champion's registered model was trained on every label of its day, which covers these
+    months, so its scores of them now would flatter it."""
+    from mlflow.exceptions import MlflowException
 
     champion = tracking.alias_version(settings, MODEL_NAME, tracking.CHAMPION)
     if champion is None:
-        return None, None, None, None
-    theirs_model = CreditRiskClassifier.from_booster(mlflow.xgboost.load_model(f"models:/{MODEL_NAME}/{champion.version}"))
-    missing = [n for n in theirs_model.features_ if n not in holdout_X.columns]
-    if missing:
-        return champion, None, None, f"the champion uses feature(s) this lake lacks: {', '.join(missing)}"
-    theirs = theirs_model.predict_proba(holdout_X)[:, 1]
-    return champion, credit_metrics(holdout_y, theirs).auc, psi(theirs, probability), None
+        return None, None, None, ""
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            theirs = pd.read_parquet(tracking.client(settings).download_artifacts(champion.run_id, BACKTEST, scratch))
+    except (MlflowException, OSError):  # a version trained before backtests were logged, or its artifact is gone
+        return champion, None, None, (f"the champion (v{champion.version}) logged no backtest to compare with: "
+                                      "promote by hand (`lcdp models` shows both) or retrain it")
+    probe = rows.assign(row=np.arange(len(rows)), month=pd.to_datetime(rows["month"]))
+    common = probe.merge(theirs.assign(month=pd.to_datetime(theirs["month"])), on=["business_key", "month"])
+    at = common["row"].to_numpy()
+    if len(np.unique(holdout_y[at])) < 2:
+        return champion, None, None, "the champion's backtest and this one share no months with both outcomes"
+    compared = credit_intervals(holdout_y[at], groups[at], {"challenger": probability[at],
+                                                           "champion": common["probability"].to_numpy()})
+    where = f"the {len(at):,} business-months both judged out of time ({common['month'].min():%Y-%m} to " \
+            f"{common['month'].max():%Y-%m})"
+    return champion, compared, psi(common["probability"].to_numpy(), probability[at]), where
 
 
 def _register_and_gate(settings: Settings, result: CreditRiskResult, model_info, probability: np.ndarray,
-                       holdout_X: pd.DataFrame, holdout_y: np.ndarray, config: CreditRiskConfig) -> CreditRiskResult:
+                       rows: pd.DataFrame, holdout_y: np.ndarray, groups: np.ndarray,
+                       config: CreditRiskConfig) -> CreditRiskResult:
     version = int(model_info.registered_model_version)
-    champion, champion_auc, stability, problem = champion_auc_and_psi(settings, holdout_X, holdout_y, probability)
-    if problem is not None:
-        rules = [Rule(name="comparable", passed=False, detail=problem)]
+    champion, compared, stability, where = champion_comparison(settings, rows, holdout_y, groups, probability)
+    difference = compared["challenger_minus_champion_auc"] if compared else None
+    if champion is not None and difference is None:
+        rules = [Rule(name="comparable", passed=False, detail=where)]
     else:
-        rules = judge("AUC", True, result.metrics.auc, result.baseline.auc, champion_auc, stability,
-                      config.gate.auc_margin, config.gate.psi_max)
+        rules = judge("AUC", True, result.intervals["model_minus_baseline_auc"], difference, stability,
+                      config.gate.auc_margin, config.gate.psi_max, where)
     decision = tracking.apply_gate(settings, MODEL_NAME, version, rules, champion,
                                    {"holdout_auc": str(result.metrics.auc), "run_id": result.run_id})
     _log.info("credit_risk.gate", version=version, promoted=decision.promoted, why=decision.why())
-    return result.model_copy(update={"version": version, "champion_auc": champion_auc, "psi": stability,
-                                     "gate": decision,
+    return result.model_copy(update={"version": version, "champion_auc": compared["champion_auc"].value if compared else None,
+                                     "psi": stability,
+                                     "champion_difference": difference, "gate": decision,
                                      "alias": tracking.CHAMPION if decision.promoted else tracking.CHALLENGER})
 
 

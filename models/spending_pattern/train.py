@@ -28,6 +28,7 @@ from lcdp.lake import catalog
 from lcdp.settings import Settings
 from models import tracking
 from models.gate import GateConfig, GateDecision, Rule, judge, psi
+from models.uncertainty import Interval, intervals, replicate_weights
 from models.spending_pattern import series
 
 _log = log.get(__name__)
@@ -326,7 +327,7 @@ def _register_and_gate(settings: Settings, result: SpendingResult, model_info, Y
 
     version = int(model_info.registered_model_version)
     champion = tracking.alias_version(settings, MODEL_NAME, tracking.CHAMPION)
-    champion_wape = stability = None
+    champion_wape = stability = vs_champion = None
     if champion is not None:
         theirs_model = mlflow.xgboost.load_model(f"models:/{MODEL_NAME}/{champion.version}")
         theirs = reconcile(base_forecasts(theirs_model, Y_train, origin, "xgboost"), S_df, tags, Y_train, "xgboost")
@@ -334,7 +335,9 @@ def _register_and_gate(settings: Settings, result: SpendingResult, model_info, Y
             theirs.rename(columns={"xgboost": "champion"}), on=["unique_id", "ds"])
         champion_wape = pooled_wape(compared, ["champion"])["champion"]
         stability = psi(np.log1p(compared["champion"]), np.log1p(compared["xgboost"]))
-    rules: list[Rule] = judge("WAPE", False, result.wape, result.seasonal_naive_wape, champion_wape, stability,
+        vs_champion = wape_difference(compared, "xgboost", "champion")
+    rules: list[Rule] = judge("WAPE", False, wape_difference(judged, "xgboost", "SeasonalNaive"),
+                              vs_champion if champion is not None else None, stability,
                               config.gate.wape_margin, config.gate.psi_max)
     decision = tracking.apply_gate(settings, MODEL_NAME, version, rules, champion,
                                    {"holdout_wape": str(result.wape), "run_id": result.run_id,
@@ -342,6 +345,20 @@ def _register_and_gate(settings: Settings, result: SpendingResult, model_info, Y
     return result.model_copy(update={"version": version, "champion_wape": champion_wape, "psi": stability,
                                      "gate": decision,
                                      "alias": tracking.CHAMPION if decision.promoted else tracking.CHALLENGER})
+
+
+def wape_difference(frame: pd.DataFrame, ours: str, theirs: str, replicates: int = 1000) -> Interval:
+    """WAPE of ``ours`` minus WAPE of ``theirs`` on the same rows, with its 90 % bootstrap
+    interval over series (a series' months are alike: whole series are resampled)."""
+    y = frame["y"].to_numpy(dtype=float)
+    ours_error, theirs_error = np.abs(y - frame[ours].to_numpy(dtype=float)), np.abs(y - frame[theirs].to_numpy(dtype=float))
+
+    def statistics(w: np.ndarray | None) -> dict[str, float | None]:
+        w = np.ones_like(y) if w is None else w
+        total = float(np.sum(w * np.abs(y)))
+        return {"difference": (float(np.sum(w * ours_error)) - float(np.sum(w * theirs_error))) / total if total else None}
+
+    return intervals(statistics, replicate_weights(frame["unique_id"].to_numpy(), replicates))["difference"]
 
 
 def reproduce(settings: Settings, run_id: str) -> tracking.Reproduction:

@@ -29,8 +29,8 @@ _FUSED = [t.name for t in declarations.TABLES]
 #: Conformed tables and fusion's gold tables (``lcdp.declarations.TABLES``).
 SILVER_TABLES = _names("silver", _FUSED)
 GOLD_TABLES = _names("gold", _FUSED)
-#: Gold tables the models' champions write (``lcdp.declarations.MODELS``).
-SCORE_TABLES = _names("gold", [m.scores.name for m in declarations.MODELS])
+#: Gold tables the models' champions write (``lcdp.declarations.MODELS``), and their monitoring.
+SCORE_TABLES = _names("gold", [*(m.scores.name for m in declarations.MODELS), declarations.MONITORING.name])
 #: Disclosure-controlled data products (``lcdp.declarations.PRODUCTS``).
 EXPORT_TABLES = _names("gold", [p.table for p in declarations.PRODUCTS])
 
