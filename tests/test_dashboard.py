@@ -167,7 +167,7 @@ def test_the_admin_sees_every_page_drawn_from_loopback_with_the_export_apis_figu
             table = visit.page.locator("table", has_text="위험 등급 검증")
             rows = table.locator("tbody tr")
             assert rows.count() == 5
-            observed = [float(rows.nth(k).locator("td").nth(5).inner_text().rstrip("%")) for k in range(5)]
+            observed = [float(rows.nth(k).locator("td").nth(4).inner_text().rstrip("%")) for k in range(5)]
             assert observed[0] < observed[-1], observed
     visit.open("/dashboard?lang=ko")
     assert _hangul_drawn(visit.page)
