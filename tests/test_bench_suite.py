@@ -36,7 +36,7 @@ def test_the_suite_measures_every_stage_and_writes_one_report_and_its_summary(tm
     assert {line["stage"] for line in lines} == set(report["stages"])
     assert all(line["seconds"] > 0 and line["peer_seconds"] > 0 and line["ratio"] > 0 for line in lines)
     growth = report["stages"]["growth"]
-    assert [s["merchants"] for s in growth["sizes"]] == [40, 80]
+    assert [s["merchants"] for s in growth["sizes"]] == [150, 300]
     assert all(set(s["stages"]) == set(STAGES) for s in growth["sizes"])
     assert growth["sizes"][1]["input_rows"] > 1.5 * growth["sizes"][0]["input_rows"]
     assert all(stage["seconds"] > 0 and stage["peak_rss_mib"] > 0 for s in growth["sizes"] for stage in s["stages"].values())
