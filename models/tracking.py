@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel
 
-from lcdp import declarations
+from lcdp import declarations, log
 from lcdp.errors import NoChampion, UnknownRun
 from lcdp.lake import catalog, maintenance
 from lcdp.settings import Settings
@@ -272,7 +272,7 @@ def run_json(settings: Settings, run_id: str, path: str):
 
 def apply_gate(settings: Settings, model: str, version: int, rules: list, champion, tags: dict[str, str]):
     """Record the gate's decision on the new version (tags), give it ``challenger``, and
-    ``champion`` when every rule passed; returns the decision."""
+    ``champion`` when every rule passed, then write its model card; returns the decision."""
     from models.gate import GateDecision
 
     decision = GateDecision(promoted=all(r.passed for r in rules), challenger_version=version,
@@ -284,7 +284,21 @@ def apply_gate(settings: Settings, model: str, version: int, rules: list, champi
         mlflow_client.set_model_version_tag(model, str(version), key, value[:5000])
     if decision.promoted:
         mlflow_client.set_registered_model_alias(model, CHAMPION, version)
+    write_card(settings, model, version, decision)
     return decision
+
+
+def write_card(settings: Settings, model: str, version: int, decision) -> None:
+    """Give the version its model card (``models.card``: its description and its run's
+    ``model_card.md``), holding the gate's ``decision``. The version is registered and its
+    aliases set by now: a card that cannot be written is a warning, not a lost version."""
+    from models import card
+
+    try:
+        card.write(settings, model, version, decision)
+    except Exception as exc:  # noqa: BLE001 - any failure of the card leaves the version as the gate set it
+        log.get(__name__).warning("model_card.not_written", model=model, version=version,
+                                  error=f"{type(exc).__name__}: {exc}")
 
 
 def logged_oracle(run) -> Path | None:

@@ -162,9 +162,16 @@ def monitor(ctx: typer.Context) -> None:
     emit(c, result, render)
 
 
-@app.command("models", epilog=GLOBAL_HELP)
+registry_app = typer.Typer(invoke_without_command=True, epilog=GLOBAL_HELP)
+app.add_typer(registry_app, name="models")
+
+
+@registry_app.callback(epilog=GLOBAL_HELP)
 def registry(ctx: typer.Context) -> None:
-    """Registered models, their versions and aliases, with their holdout metrics side by side."""
+    """Registered models, their versions and aliases, with their holdout metrics side by side
+    ('lcdp models card MODEL' prints a version's model card)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from models import tracking
 
     c = ctx_of(ctx)
@@ -182,3 +189,23 @@ def registry(ctx: typer.Context) -> None:
             out.print(ORACLE_NOTE, highlight=False)
 
     emit(c, {"models": listing}, render)
+
+
+@registry_app.command("card", epilog=GLOBAL_HELP)
+def card(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help=f"{' or '.join(MODEL_NAMES)}.")],
+    version: Annotated[int | None, typer.Option(
+        "--version", metavar="N", help="The registered version (default: the champion, else the newest).")] = None,
+) -> None:
+    """Print a registered version's model card (Markdown): intended use and not, the lake
+    tables and versions it learnt from, its holdout metrics with 90 % intervals beside the
+    baseline and the oracle, the bands' backtest, the gate's decision and the known limits.
+    The same card is the version's description in MLflow and its run's model_card.md."""
+    from models import card as model_card
+
+    c = ctx_of(ctx)
+    registered = declarations.model(_known(model)).registered
+    shown, text = model_card.text(c.settings, registered, version)
+    emit(c, {"model": registered, "version": shown, "card": text},
+         lambda: out.print(text, highlight=False, markup=False, soft_wrap=True, end=""))
