@@ -221,9 +221,9 @@ SUMMARY_METRICS = {
     "lcdp-credit-risk": {"auc": "holdout_auc", "ks": "holdout_ks", "brier": "holdout_brier",
                          "oracle_auc": "oracle_auc", "baseline_auc": "baseline_auc",
                          "holdout_events": "holdout_events", "holdout_event_businesses": "holdout_event_businesses"},
-    "lcdp-spending-pattern": {"wape": "holdout_wape", "mase": "holdout_mase",
+    "lcdp-spending-pattern": {"wape": "holdout_wape", "mase": "holdout_mase", "coverage": "coverage",
                               "seasonal_naive_wape": "seasonal_naive_wape", "auto_ets_wape": "auto_ets_wape",
-                              "oracle_wape": "oracle_wape"},
+                              "oracle_wape": "oracle_wape", "oracle_at_target_wape": "oracle_at_target_wape"},
 }
 
 
@@ -246,10 +246,11 @@ def latest_versions(settings: Settings) -> dict[str, dict]:
 
 
 def _judgement(settings: Settings, run_id: str) -> dict:
-    """A run's comparisons with their intervals (``[value, low, high]``) and, for the credit
-    model, each risk band's share of the holdout and observed event rate, as it logged them."""
+    """A run's comparisons (differences, and ratios such as WAPE over the oracle's) with their
+    intervals (``[value, low, high]``) and, for the credit model, each risk band's share of
+    the holdout and observed event rate, as it logged them."""
     intervals = run_json(settings, run_id, "intervals.json") or {}
-    out: dict = {k: [v["value"], v["low"], v["high"]] for k, v in intervals.items() if "_minus_" in k}
+    out: dict = {k: [v["value"], v["low"], v["high"]] for k, v in intervals.items() if "_minus_" in k or "_over_" in k}
     bands = run_json(settings, run_id, "band_backtest.json")
     if bands:
         out["bands"] = {b["band"][:1]: {"share": b["share"], "observed": b["observed"]} for b in bands}

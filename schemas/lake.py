@@ -59,6 +59,7 @@ class Scores:
     key: tuple[str, ...]
     job: str  # the module with its ``COLUMNS`` and ``scores(...)``
     partition: str | None = None
+    reads: tuple[str, ...] = ()  # lake tables scoring reads besides the model's features, pinned with them
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Model:
     package: str  # ``<package>.train`` trains and reproduces it; ``scores.job`` scores with it
     features: str  # the table it learns from and scores (the models DAG is scheduled on it)
     scores: Scores
-    labels: tuple[str, ...] = ()  # further tables training reads (its labels)
+    labels: tuple[str, ...] = ()  # further tables training reads (the credit model's labels, the forecaster's businesses)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -126,10 +127,11 @@ MODELS: tuple[Model, ...] = (
                         grain="one business and month (every row of gold.merchant_month_features)",
                         key=("business_key", "month"), job="models.credit_risk.score", partition="month")),
     Model("spending-pattern", registered="lcdp-spending-pattern", package="models.spending_pattern",
-          features="gold.spending_cube",
+          features="gold.spending_cube", labels=("gold.merchant_month_features",),
           scores=Scores("gold.spending_forecasts",
                         grain="one series (province, 시군 or 시군 × industry) and forecast month",
-                        key=("level", "sigun_cd", "industry_code", "month"), job="models.spending_pattern.score")),
+                        key=("level", "sigun_cd", "industry_code", "month"), job="models.spending_pattern.score",
+                        reads=("gold.merchant_month_features",))),
 )
 
 #: drift and realized performance of the champions, written after scoring (``models/monitoring.py``)

@@ -126,6 +126,9 @@ README_FIGURES = {
     "spending WAPE (seasonal naive; AutoETS; oracle)":
         lambda s: "{wape:.4f} ({seasonal_naive_wape:.4f}; {auto_ets_wape:.4f}; {oracle_wape:.4f})".format(
             **s["models"]["spending_pattern"]),
+    "spending WAPE over the oracle's at 시군 × industry, 90 % interval over series; 80 % interval coverage":
+        lambda s: "{:.3f} [{:.3f}, {:.3f}]; {:.1%}".format(*s["models"]["spending_pattern"]["model_over_oracle_wape"],
+                                                         s["models"]["spending_pattern"]["coverage"]),
     "`spending` product rows (suppressed cells)": _rows("spending"),
     "`risk` product rows (suppressed cells)": _rows("risk"),
     "`forecasts` product rows (suppressed cells)": _rows("forecasts"),

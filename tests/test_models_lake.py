@@ -222,20 +222,32 @@ def test_scheduled_runs_train_and_score_only_on_new_data(lake, incumbent):
 
 
 def test_spending_forecaster_is_judged_beside_its_peers_and_its_forecasts_are_coherent(lake):
+    from models.spending_pattern.train import SpendingConfig
     from models.spending_pattern.train import train as train_spending
 
     settings, data, _ = lake
     result = train_spending(settings, oracle_dir=data)
-    assert result.cells > 50 and len(result.holdout_months) == 3
-    for wape in (result.wape, result.base_wape, result.seasonal_naive_wape, result.auto_ets_wape, result.oracle_wape):
+    assert result.cells > 50 and len(result.origins) == SpendingConfig().judged_origins  # the history is long enough
+    # every judged origin forecasts 1-3 months ahead: the holdout runs from the first origin's next month to the end
+    assert len(result.holdout_months) == len(result.origins) + 2
+    for wape in (result.wape, result.base_wape, result.structural_wape, result.seasonal_naive_wape,
+                 result.auto_ets_wape, result.oracle_wape):
         assert 0 < wape < 2
-    assert result.coherence_gap < 1.0  # KRW: cells add up to their region
+    assert 0 < result.coverage <= 1 and result.coherence_gap < 1.0  # KRW: cells add up to their region
+    ratio = result.intervals["model_over_oracle_wape"]
+    assert ratio.low <= ratio.value <= ratio.high and ratio.value == pytest.approx(result.wape / result.oracle_wape, abs=1e-3)
+    levels = {(row["level"], row["h"]) for row in result.levels}
+    assert {(lv, h) for lv in ("province", "region", "cell") for h in (0, 1, 2, 3)} == levels
     assert result.gate is not None and result.gate.rules[0].name == "beats_baseline"
     run = tracking.client(settings).get_run(result.run_id)
-    assert {"holdout_wape", "holdout_mase", "seasonal_naive_wape", "auto_ets_wape", "oracle_wape"} <= set(run.data.metrics)
+    assert {"holdout_wape", "holdout_mase", "seasonal_naive_wape", "auto_ets_wape", "oracle_wape", "coverage",
+            "pinball", "model_over_oracle_wape_low", "model_over_oracle_wape_high"} <= set(run.data.metrics)
+    # the forecaster read the cube and the businesses, at the versions it logged
     assert tracking.lake_inputs(settings, result.run_id) == result.inputs
+    assert set(result.inputs) == {"gold.spending_cube", "gold.merchant_month_features"}
     artifacts = {a.path for a in tracking.client(settings).list_artifacts(result.run_id)}
-    assert {"forecast_vs_actual.png", "spending_pattern_by_cell.parquet"} <= artifacts
+    assert {"forecast_vs_actual.png", "spending_pattern_by_cell.parquet", "backtest.parquet", "levels.json",
+            "intervals.json"} <= artifacts
     if not result.gate.promoted:  # a tiny world may not beat seasonal naive: make it champion to score
         tracking.client(settings).set_registered_model_alias("lcdp-spending-pattern", "champion", result.version)
     proc = lcdp(settings, "score", "spending-pattern")

@@ -71,13 +71,19 @@ def train(
             out.print("same metrics" if result.same else "metrics DIFFER", highlight=False)
             return
         if isinstance(result, SpendingResult):
-            t = Table("", "WAPE", title=f"{result.model} v{result.version} ({result.alias}), holdout "
-                      f"{', '.join(result.holdout_months)}, {result.cells} cells")
-            for label, value in (("forecaster (reconciled)", result.wape), ("before reconciliation", result.base_wape),
-                                 ("seasonal naive", result.seasonal_naive_wape), ("AutoETS", result.auto_ets_wape),
-                                 ("oracle", result.oracle_wape)):
-                t.add_row(label, "" if value is None else f"{value:.4f}")
+            peers = ("forecast", "structural", "SeasonalNaive", "AutoETS", "oracle")
+            t = Table("level", "h", "series", *(f"WAPE {p}" for p in peers), "MASE", "coverage", "pinball",
+                      title=f"{result.model} v{result.version} ({result.alias}), origins {result.origins[0]} to "
+                            f"{result.origins[-1]}, each judged 1-3 months ahead (h 0: every horizon)")
+            for row in result.levels:
+                t.add_row(row["level"], str(row["h"]), str(row["series"]),
+                          *("" if row.get(f"wape_{p}") is None else f"{row[f'wape_{p}']:.4f}" for p in peers),
+                          f"{row.get('mase_forecast') or 0:.3f}", f"{row['coverage']:.1%}", f"{row['pinball']:.4f}")
             out.print(t)
+            i = Table("cells, 90 % interval over series", "value", title=None)
+            for name, figure in result.intervals.items():
+                i.add_row(name, figure.text())
+            out.print(i)
             if result.oracle_wape is None:
                 out.print(ORACLE_NOTE, highlight=False)
         else:

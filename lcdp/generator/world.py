@@ -276,6 +276,11 @@ def _transactions(rng: np.random.Generator, p: WorldParams, biz: pd.DataFrame,
     exp_amt = lam * avg_ticket[:, None]
     monthly = np.zeros((n, len(months)))
     np.add.at(monthly.T, month_of_day, exp_amt.T)
+    # ... and each business's, had it been open (the forecasting oracle weighs it by its survival)
+    if_open = np.zeros((n, len(months)))
+    np.add.at(if_open.T, month_of_day, (rate[:, None] * (dfac / dim)[None, :] * trend[:, month_of_day]
+                                        * avg_ticket[:, None]).T)
+    bm["expected_if_open"] = if_open.ravel()
     exp = pd.DataFrame({
         "sigun_cd": np.repeat(biz["sigun_cd"].to_numpy(), len(months)),
         "industry_code": np.repeat([INDUSTRIES[k][0] for k in biz["industry_idx"]], len(months)),

@@ -346,8 +346,15 @@ def write_gjf(w: _Writer) -> None:
 def _write_truth(out: Path, world: World) -> dict[str, str]:
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
-    bm = world.business_months.merge(world.businesses[["business_idx", "brn", "sigun_cd", "event_idx", "event_kind"]], on="business_idx")
-    bm = bm[["brn", "sigun_cd", "month", "alive", "hazard", "true_pd_12m", "event_idx", "event_kind"]]
+    businesses = world.businesses.assign(
+        industry_code=[INDUSTRIES[k][0] for k in world.businesses["industry_idx"]],
+        # the share of its credit events that close it: a guaranteed business defaults 70 % of the
+        # time and half of those close (``world._events``); every other event is a closure
+        close_on_event=np.where(world.businesses["has_guarantee"], 1 - 0.7 * 0.5, 1.0))
+    bm = world.business_months.merge(businesses[["business_idx", "brn", "sigun_cd", "industry_code", "event_idx",
+                                                 "event_kind", "close_on_event"]], on="business_idx")
+    bm = bm[["brn", "sigun_cd", "industry_code", "month", "month_idx", "alive", "hazard", "true_pd_12m", "event_idx",
+             "event_kind", "close_on_event", "expected_if_open"]]
     pq.write_table(pa.Table.from_pandas(bm, preserve_index=False), truth / "business_month.parquet")
     pq.write_table(pa.Table.from_pandas(world.expected_spending, preserve_index=False), truth / "expected_spending.parquet")
     return {"business_month": "truth/business_month.parquet", "expected_spending": "truth/expected_spending.parquet"}

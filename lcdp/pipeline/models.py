@@ -4,7 +4,8 @@
 - **Training** pins the versions of the model's input tables and hands them to its package's
   ``train`` (which reads them at those versions, labels, fits, judges, logs the run with its
   inputs, registers the new version as ``challenger`` and runs the promotion gate).
-- **Scoring** finds the champion, pins the version of the table it scores, asks the model's
+- **Scoring** finds the champion, pins the versions of the table it scores and of the tables
+  its scoring reads besides (``Scores.reads``), asks the model's
   ``scores`` for the rows, and writes them as the scores table's new version in one commit,
   followed by the lineage commit naming the input version and the model version.
 """
@@ -92,10 +93,11 @@ def score(settings: Settings, name: str, only_if_new: bool = False) -> ScoreResu
     declared = declarations.model(name)
     started = time.perf_counter()
     champion = tracking.champion(settings, declared.registered)
-    version = catalog.version(declared.features, settings)
-    if version is None:
-        raise UnknownTable(f"{declared.features} has not been written yet: run `lcdp fuse`")
-    inputs = {declared.features: version}
+    inputs = {}
+    for name in (declared.features, *declared.scores.reads):
+        if (version := catalog.version(name, settings)) is None:
+            raise UnknownTable(f"{name} has not been written yet: run `lcdp fuse`")
+        inputs[name] = version
     model_version = int(champion.version)
     last = lineage.latest(declared.scores.name, settings) if only_if_new else None
     if (last is not None and last.get("model_version") == model_version

@@ -1,23 +1,9 @@
 """Monthly spending series from ``gold.spending_cube``, their hierarchy (province → 시군 →
-시군 × industry) and the direct multi-horizon design the forecaster learns from.
-
-A row of the design is (series, origin month, horizon h): what was known at the origin — the
-last three months' spending, the same month a year before the target, the series' level and
-place — and the calendar of the target month (days, Fridays to Sundays, the days before and
-of 설날/추석, policy-fund payout months). The target is the log ratio of the target month's
-spending to the mean of the last three: trees then learn calendar and trend effects that
-apply to a small county's bakeries and to the province alike.
-"""
+시군 × industry), and each cell's spending pattern (who spends, when, which months)."""
 
 from __future__ import annotations
 
-import calendar as pycal
-import datetime as dt
-
-import numpy as np
 import pandas as pd
-
-from lcdp.calendar import POLICY_FUND_MONTHS, holiday_days
 
 PROVINCE = "41"  # 경기도
 HORIZONS = (1, 2, 3)
@@ -58,61 +44,6 @@ def parts(unique_id: str) -> tuple[str, str | None, str | None]:
     """``41/41110/5202`` → (level, region, industry)."""
     pieces = unique_id.split("/")
     return LEVEL_NAMES[len(pieces)], (pieces[1] if len(pieces) > 1 else None), (pieces[2] if len(pieces) > 2 else None)
-
-
-def calendar_features(month: pd.Timestamp) -> dict[str, float]:
-    days = pycal.monthrange(month.year, month.month)[1]
-    weekdays = [dt.date(month.year, month.month, d).weekday() for d in range(1, days + 1)]
-    before, during = holiday_days(month.year, month.month)
-    return {"month_of_year": month.month, "days": days, "fridays": weekdays.count(4),
-            "saturdays": weekdays.count(5), "sundays": weekdays.count(6), "pre_holiday_days": before,
-            "holiday_days": during, "policy_month": float(month.month in POLICY_FUND_MONTHS)}
-
-
-def design(Y_df: pd.DataFrame, origins: list[pd.Timestamp], horizons: tuple[int, ...] = HORIZONS,
-           with_target: bool = True) -> pd.DataFrame:
-    """One row per series × origin × horizon (see the module's docstring); ``with_target``
-    keeps only rows whose target month is in ``Y_df``."""
-    wide = Y_df.pivot(index="unique_id", columns="ds", values="y").sort_index(axis=1)
-    months = list(wide.columns)
-    position = {m: i for i, m in enumerate(months)}
-    logs = np.log1p(wide.clip(lower=0).to_numpy())
-    ids = wide.index.to_numpy()
-    meta = pd.DataFrame([parts(u) for u in ids], columns=["level", "sigun_cd", "industry_code"])
-    rows = []
-    for origin in origins:
-        o = position.get(pd.Timestamp(origin))
-        if o is None or o < 2:
-            continue
-        recent = logs[:, o - 2:o + 1]
-        base = recent.mean(axis=1)
-        for h in horizons:
-            target = pd.Timestamp(origin) + pd.DateOffset(months=h)
-            t = position.get(target)
-            if with_target and t is None:
-                continue
-            last_year = position.get(target - pd.DateOffset(months=12))
-            frame = meta.copy()
-            frame["unique_id"], frame["origin"], frame["ds"], frame["h"] = ids, pd.Timestamp(origin), target, h
-            frame["base"] = base
-            frame["lag0"], frame["lag1"], frame["lag2"] = recent[:, 2] - base, recent[:, 1] - base, recent[:, 0] - base
-            frame["last_year"] = (logs[:, last_year] - base) if last_year is not None else np.nan
-            frame["level_log"] = base
-            for key, value in calendar_features(target).items():
-                frame[key] = value
-            if t is not None:
-                frame["y"] = wide.iloc[:, t].to_numpy()
-                frame["target"] = logs[:, t] - base
-            rows.append(frame)
-    out = pd.concat(rows, ignore_index=True)
-    for column in ("level", "sigun_cd", "industry_code"):
-        out[column] = out[column].astype("category")
-    return out
-
-
-FEATURES = ["level", "sigun_cd", "industry_code", "h", "lag0", "lag1", "lag2", "last_year", "level_log",
-            "month_of_year", "days", "fridays", "saturdays", "sundays", "pre_holiday_days", "holiday_days",
-            "policy_month"]
 
 
 def pattern(cube: pd.DataFrame) -> pd.DataFrame:

@@ -1,13 +1,19 @@
-"""Train the spending-pattern forecaster, judge it on the latest months beside statsforecast's
-peers and the generator's oracle, reconcile it across the hierarchy, log and register it, and
-run the promotion gate.
+"""Train the spending-pattern forecaster, judge it on rolling origins beside the structural
+forecast alone, statsforecast's peers and the generator's oracle, log and register it, and run
+the promotion gate.
 
-    ... training months (origins and their 1-3 month targets) | origin | holdout (3 months)
+    calibration origins (up to 8) | judged origins (6) | each forecasts 1, 2 and 3 months ahead
 
-The forecaster is one XGBoost model over every series of every level (``series.design``);
-its base forecasts for the province, each 시군 and each 시군 × industry are reconciled with
-MinTrace (hierarchicalforecast), so cells add up to their region and the regions to the
-province. WAPE and MASE are taken on the cells, with utilsforecast's losses.
+The forecaster (``forecaster``) corrects the structural forecast the lake's businesses give
+(``knowledge``) with one XGBoost model over every series of every level, and reconciles its
+forecasts for the province, each 시군 and each 시군 × industry with MinTrace
+(hierarchicalforecast), so cells add up to their region and the regions to the province.
+
+Each origin's forecasts come from a model trained only on months up to it, so every forecast
+the run judges is out of sample. Each judged origin's 80 % intervals are calibrated on the
+forecasts of earlier origins whose months had arrived (``intervals``), so the coverage the run
+reports is what a user would have seen. The registered version is trained on every month, with
+the intervals of every out-of-sample forecast of the run. ``judging`` holds the figures.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ from lcdp.lake import catalog
 from lcdp.settings import Settings
 from models import tracking
 from models.gate import GateConfig, GateDecision, Rule, judge, psi
-from models.uncertainty import Interval, intervals, replicate_weights
-from models.spending_pattern import series
+from models.spending_pattern import forecaster, intervals, judging, oracle, series
+from models.uncertainty import Interval, intervals as bootstrap, replicate_weights
 
 _log = log.get(__name__)
 
@@ -37,24 +43,48 @@ DECLARED = declarations.model("spending-pattern")
 MODEL_NAME = DECLARED.registered
 EXPERIMENT = DECLARED.name
 CUBE = DECLARED.features
-#: residuals needed at a level to take its own interval quantiles
-MIN_INTERVAL_POINTS = 20
+BUSINESSES = "gold.merchant_month_features"
+BUSINESS_COLUMNS = ["business_key", "sigun_cd", "industry_code", "month", "sales_amount"]
+#: the run's out-of-sample forecasts, which the gate compares a later challenger with
+BACKTEST = "backtest.parquet"
 
 
 class SpendingConfig(BaseModel):
-    holdout_months: int = 3
+    judged_origins: int = 6  # rolling origins judged, each forecasting HORIZONS months
+    calibration_origins: int = 8  # earlier origins whose forecasts only calibrate the first intervals
     min_training_months: int = 15  # a year for last year's month, and three to start from
+    #: the correction: absolute error from no correction (``forecaster.fit``), shallow trees
     estimator: dict = Field(default_factory=lambda: {
-        "n_estimators": 800, "learning_rate": 0.05, "max_depth": 4, "min_child_weight": 5, "subsample": 0.8,
-        "colsample_bytree": 0.8, "early_stopping_rounds": 50})
+        "objective": "reg:absoluteerror", "base_score": 0.0, "n_estimators": 600, "learning_rate": 0.05,
+        "max_depth": 3, "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 5.0, "early_stopping_rounds": 50})
     validation_origins: int = 3  # the training period's last origins watch early stopping
     interval: float = 0.8  # central share of the prediction interval
+    replicates: int = 1000  # bootstrap replicates over series
     gate: GateConfig = Field(default_factory=GateConfig)
 
 
 def months_needed(config: SpendingConfig | None = None) -> int:
     config = config or SpendingConfig()
-    return config.min_training_months + config.holdout_months
+    return config.min_training_months + max(series.HORIZONS)
+
+
+class Plan(BaseModel):
+    """Where the run's origins fall (positions in the months)."""
+
+    calibration: list[int]
+    judged: list[int]
+
+
+def plan(months: int, config: SpendingConfig) -> Plan:
+    """The judged origins: the last ``judged_origins`` whose every horizon has arrived, none
+    before ``min_training_months``; before them, up to ``calibration_origins`` more, each with a
+    few origins to learn from."""
+    last = months - 1 - max(series.HORIZONS)
+    first = max(config.min_training_months - 1, last - config.judged_origins + 1)
+    judged = list(range(first, last + 1))
+    earliest = forecaster.FIRST_ORIGIN + config.validation_origins + 3
+    calibration = list(range(max(earliest, first - config.calibration_origins), first))
+    return Plan(calibration=calibration, judged=judged)
 
 
 class SpendingResult(BaseModel):
@@ -63,17 +93,22 @@ class SpendingResult(BaseModel):
     version: int | None
     alias: str | None
     inputs: dict[str, int]
-    origin: str
-    holdout_months: list[str]
+    origins: list[str]  # the judged origins
+    holdout_months: list[str]  # the months their forecasts are judged on
     cells: int
-    wape: float
+    wape: float  # cells, every judged origin and horizon
     mase: float
+    structural_wape: float
     seasonal_naive_wape: float
     auto_ets_wape: float
-    oracle_wape: float | None = None
+    oracle_wape: float | None = None  # the best forecast at the origin (``oracle``)
+    oracle_at_target_wape: float | None = None  # the target month's expected spending: knows closures and openings
     base_wape: float  # before reconciliation
+    coverage: float  # of the 80 % intervals at the cells
     coherence_gap: float  # largest |sum of reconciled cells - reconciled region| (KRW)
-    interval_log_ratio: dict[str, list[float]]  # "level/horizon" → [low, high] of log(actual / forecast)
+    intervals: dict[str, Interval]  # the cells' figures with their 90 % intervals over series
+    levels: list[dict]  # per level and horizon: WAPE and MASE of each forecast, coverage, pinball loss
+    interval_log_ratio: dict[str, list[float]]  # the registered version's: "level/horizon" → [low, high]
     champion_wape: float | None = None
     psi: float | None = None
     gate: GateDecision | None = None
@@ -83,7 +118,8 @@ class SpendingResult(BaseModel):
     def summary(self) -> dict:
         return {"version": self.version, "alias": self.alias, "wape": self.wape, "mase": self.mase,
                 "seasonal_naive_wape": self.seasonal_naive_wape, "auto_ets_wape": self.auto_ets_wape,
-                "oracle_wape": self.oracle_wape, "run_id": self.run_id}
+                "oracle_wape": self.oracle_wape, "coverage": self.coverage, "run_id": self.run_id,
+                **{k: [v.value, v.low, v.high] for k, v in self.intervals.items() if "_minus_" in k or "_over_" in k}}
 
 
 # --------------------------------------------------------------------------- pieces
@@ -101,166 +137,165 @@ def read_cube(settings: Settings, version: int | None = None) -> tuple[pd.DataFr
     return cube, version
 
 
-def fit_forecaster(Y_train: pd.DataFrame, config: SpendingConfig):
-    """The XGBoost regressor on every origin of ``Y_train`` whose targets it holds; the
-    last ``validation_origins`` origins stop the boosting."""
-    import xgboost as xgb
-
-    months = sorted(Y_train["ds"].unique())
-    design = series.design(Y_train, months)
-    origins = sorted(design["origin"].unique())
-    valid = design["origin"].isin(origins[-config.validation_origins:])
-    params = dict(config.estimator)
-    model = xgb.XGBRegressor(**params, enable_categorical=True, tree_method="hist", random_state=0)
-    model.fit(design.loc[~valid, series.FEATURES], design.loc[~valid, "target"],
-              eval_set=[(design.loc[valid, series.FEATURES], design.loc[valid, "target"])], verbose=False)
-    return model
+def read_businesses(settings: Settings, version: int | None = None) -> tuple[pd.DataFrame, int]:
+    """Each business's monthly sales and cell (the structural forecast's knowledge)."""
+    version = version if version is not None else catalog.version(BUSINESSES, settings)
+    if version is None:
+        raise InsufficientHistory(f"{BUSINESSES} has not been written yet: run `lcdp fuse`")
+    return catalog.to_arrow(BUSINESSES, settings, version, columns=BUSINESS_COLUMNS).to_pandas(), version
 
 
-def base_forecasts(model, Y_train: pd.DataFrame, origin: pd.Timestamp, column: str) -> pd.DataFrame:
-    """``unique_id, ds, <column>``: every series' forecast 1-3 months after ``origin``."""
-    rows = series.design(Y_train, [origin], with_target=False)
-    predicted = model.predict(rows[series.FEATURES])
-    rows[column] = np.clip(np.expm1(rows["base"] + predicted), 0, None)
-    return rows[["unique_id", "ds", column]]
-
-
-def reconcile(forecasts: pd.DataFrame, S_df: pd.DataFrame, tags: dict, Y_train: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Coherent forecasts (MinTrace, structural weights: a series weighs by the cells under it)
-    in ``<column>`` itself."""
-    from hierarchicalforecast.core import HierarchicalReconciliation
-    from hierarchicalforecast.methods import MinTrace
-
-    reconciler = HierarchicalReconciliation(reconcilers=[MinTrace(method="wls_struct")])
-    quiet = logging.getLogger("hierarchicalforecast")
-    level, _ = quiet.level, quiet.setLevel(logging.ERROR)
-    try:
-        out = reconciler.reconcile(Y_hat_df=forecasts, S_df=S_df, tags=tags, Y_df=Y_train)
-    finally:
-        quiet.setLevel(level)
-    reconciled = [c for c in out.columns if c.startswith(f"{column}/")][0]
-    return out[["unique_id", "ds"]].assign(**{column: out[reconciled].to_numpy()})
-
-
-def pooled_wape(frame: pd.DataFrame, models: list[str]) -> dict[str, float]:
-    """WAPE over every row (utilsforecast's, with all rows as one series)."""
-    from utilsforecast.losses import wape
-
-    pooled = frame.assign(unique_id="all")
-    result = wape(pooled, models=models, id_col="unique_id", target_col="y")
-    return {m: round(float(result[m].iloc[0]), 5) for m in models}
-
-
-def peers(Y_train_cells: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """statsforecast's SeasonalNaive (12) and AutoETS (season 12) on every cell."""
+def peers(Y_train: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """statsforecast's SeasonalNaive (12) and AutoETS (season 12) on every series."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, SeasonalNaive
 
     sf = StatsForecast(models=[SeasonalNaive(season_length=12), AutoETS(season_length=12)], freq="MS", n_jobs=1)
-    return sf.forecast(df=Y_train_cells, h=horizon).reset_index(drop="unique_id" in Y_train_cells.columns)
+    return sf.forecast(df=Y_train, h=horizon).reset_index(drop="unique_id" in Y_train.columns)
 
 
-def oracle_cells(oracle_dir: Path) -> pd.DataFrame:
-    truth_file = Path(oracle_dir) / "truth" / "expected_spending.parquet"
-    if not truth_file.exists():
-        raise FileNotFoundError(f"no oracle at {truth_file} (give the folder `lcdp generate` wrote)")
-    truth = pd.read_parquet(truth_file)
-    truth["unique_id"] = series.PROVINCE + "/" + truth["sigun_cd"] + "/" + truth["industry_code"]
-    return truth.assign(ds=pd.to_datetime(truth["month"]))[["unique_id", "ds", "expected_amount"]]
+def oracles(oracle_dir: Path, lake: forecaster.Lake, judged: list[int]) -> pd.DataFrame:
+    """``unique_id, origin, ds, oracle, oracle_at_target`` at every judged origin and horizon
+    (``oracle``: the generator's limits)."""
+    truth = oracle.Oracle(oracle_dir, lake.wide, lake.S, lake.months[judged[0]])
+    rows = []
+    for o in judged:
+        for h in series.HORIZONS:
+            if o + h < len(lake.months):
+                rows.append(pd.DataFrame({"unique_id": lake.wide.index, "origin": lake.months[o],
+                                          "ds": lake.months[o + h], "oracle": truth.origin(o, o + h),
+                                          "oracle_at_target": truth.target(o + h)}))
+    return pd.concat(rows, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- the run
 
 
+def backtest(lake: forecaster.Lake, design: pd.DataFrame, S_df: pd.DataFrame, tags: dict, origins: list[int],
+             config: SpendingConfig) -> tuple[pd.DataFrame, list[int]]:
+    """Every origin's forecasts (base and reconciled), each from a model trained on the
+    months up to it: ``unique_id, level, origin, ds, h, y, structural, base, forecast``."""
+    out, iterations = [], []
+    for o in origins:
+        at = lake.months[o]
+        model = forecaster.fit(design[design["ds"] <= at], config.estimator, config.validation_origins)
+        rows = design[design["origin"] == at]
+        base = forecaster.base_forecasts(model, rows, "base")
+        reconciled = forecaster.reconcile(base.rename(columns={"base": "forecast"}), S_df, tags, "forecast")
+        out.append(rows[["unique_id", "level", "origin", "ds", "h", "y", "structural"]]
+                   .merge(base, on=["unique_id", "ds"]).merge(reconciled, on=["unique_id", "ds"]))
+        iterations.append(int(model.best_iteration))
+        _log.info("spending_pattern.origin", origin=f"{at:%Y-%m}", best_iteration=int(model.best_iteration))
+    return pd.concat(out, ignore_index=True), iterations
+
+
+def calibrate(forecasts: pd.DataFrame, judged: list[pd.Timestamp], share: float) -> pd.DataFrame:
+    """The judged origins' forecasts with ``lower`` and ``upper``: each origin's intervals from
+    the forecasts of earlier origins whose month had arrived by it."""
+    out = []
+    for origin in judged:
+        earlier = forecasts[(forecasts["origin"] < origin) & (forecasts["ds"] <= origin)]
+        rows = forecasts[forecasts["origin"] == origin].copy()
+        rows["lower"], rows["upper"] = intervals.bounds(rows, intervals.quantiles(earlier, share))
+        out.append(rows)
+    return pd.concat(out, ignore_index=True)
+
+
+def judge_peers(lake: forecaster.Lake, Y_df: pd.DataFrame, judged: list[int]) -> pd.DataFrame:
+    """Seasonal naive and AutoETS at every judged origin, and each series' MASE scale there."""
+    out = []
+    for o in judged:
+        at = lake.months[o]
+        forecasts = peers(Y_df[Y_df["ds"] <= at], max(series.HORIZONS))
+        scale = judging.mase_scales(lake.wide, o).rename("scale")
+        out.append(forecasts.assign(origin=at).merge(scale, left_on="unique_id", right_index=True))
+    return pd.concat(out, ignore_index=True)
+
+
 def train(settings: Settings, config: SpendingConfig | None = None, versions: dict[str, int | None] | None = None,
           oracle_dir: Path | None = None, register: bool = True) -> SpendingResult:
-    """Train on the cube at ``versions[CUBE]`` (default: its current version), judge on the
-    holdout, log and register; the gate then sets the alias."""
+    """Train on the cube and the businesses at ``versions`` (default: their current
+    versions), judge on rolling origins, log and register; the gate then sets the alias."""
     import mlflow
 
     config = config or SpendingConfig()
     started = time.perf_counter()
-    cube, version = read_cube(settings, (versions or {}).get(CUBE))
+    cube, cube_version = read_cube(settings, (versions or {}).get(CUBE))
+    businesses, businesses_version = read_businesses(settings, (versions or {}).get(BUSINESSES))
     cells = series.monthly_cells(cube)
     Y_df, S_df, tags = series.hierarchy(cells)
     months = sorted(Y_df["ds"].unique())
-    if len(months) < config.min_training_months + config.holdout_months:
+    if len(months) < months_needed(config):
         raise InsufficientHistory(
             f"{len(months)} month(s) of spending; the forecaster needs {config.min_training_months} to train and "
-            f"{config.holdout_months} to judge: deliver more history")
-    holdout = months[-config.holdout_months:]
-    origin = pd.Timestamp(months[-config.holdout_months - 1])
-    Y_train = Y_df[Y_df["ds"] <= origin]
-    model = fit_forecaster(Y_train, config)
-    base = base_forecasts(model, Y_train, origin, "xgboost")
-    ours = reconcile(base, S_df, tags, Y_train, "xgboost")
-    cell_ids = set(tags["province/sigun_cd/industry_code"])
-    actual = Y_df[Y_df["ds"].isin(holdout) & Y_df["unique_id"].isin(cell_ids)]
-    bottom_train = Y_train[Y_train["unique_id"].isin(cell_ids)]
-    judged = (actual.merge(ours, on=["unique_id", "ds"]).merge(base.rename(columns={"xgboost": "base"}),
-                                                              on=["unique_id", "ds"])
-              .merge(peers(bottom_train, config.holdout_months), on=["unique_id", "ds"]))
-    wapes = pooled_wape(judged, ["xgboost", "base", "SeasonalNaive", "AutoETS"])
-    from utilsforecast.losses import mase
-
-    mase_by_series = mase(judged, models=["xgboost", "SeasonalNaive"], seasonality=12, train_df=bottom_train,
-                          id_col="unique_id", target_col="y")
-    mase_value = round(float(mase_by_series["xgboost"].replace([np.inf], np.nan).mean()), 5)
-    oracle_wape = None
+            f"{max(series.HORIZONS)} to judge: deliver more history")
+    lake = forecaster.Lake(Y_df, S_df, businesses)
+    origins = plan(len(months), config)
+    design = lake.design(list(range(forecaster.FIRST_ORIGIN, len(months))))
+    forecasts, _ = backtest(lake, design, S_df, tags, origins.calibration + origins.judged, config)
+    judged_at = [lake.months[o] for o in origins.judged]
+    judged = (calibrate(forecasts, judged_at, config.interval)
+              .merge(judge_peers(lake, Y_df, origins.judged), on=["unique_id", "origin", "ds"], how="left"))
     if oracle_dir is not None:
-        with_truth = judged.merge(oracle_cells(oracle_dir), on=["unique_id", "ds"], how="left").fillna({"expected_amount": 0})
-        oracle_wape = pooled_wape(with_truth, ["expected_amount"])["expected_amount"]
-    coherence_gap = _coherence_gap(ours, tags)
-    interval = _interval(Y_df[Y_df["ds"].isin(holdout)].merge(ours, on=["unique_id", "ds"]), holdout, config.interval)
+        judged = judged.merge(oracles(oracle_dir, lake, origins.judged), on=["unique_id", "origin", "ds"], how="left")
+    cell_ids = set(lake.cell_ids)
+    at_cells = judged[judged["unique_id"].isin(cell_ids)]
+    figures = judging.headline(at_cells, config.replicates)
+    models = ("forecast", "base", *judging.PEERS)
+    levels = judging.by_level(judged, config.interval, models)
+    everything = levels[levels["h"] == 0].set_index("level")
 
-    with tracking.run(settings, EXPERIMENT, run_name=f"spending-pattern {origin:%Y-%m}") as active:
+    final = forecaster.fit(design, config.estimator, config.validation_origins)
+    registered_intervals = intervals.quantiles(forecasts, config.interval)
+    latest = lake.design([len(months) - 1], with_target=False)
+    coherence_gap = _coherence_gap(forecaster.reconcile(forecaster.base_forecasts(final, latest, "xgboost"),
+                                                        S_df, tags, "xgboost"), tags)
+
+    def cell_figure(model: str) -> float:
+        return float(everything.loc["cell", f"wape_{model}"])
+
+    with tracking.run(settings, EXPERIMENT, run_name=f"spending-pattern {lake.months[-1]:%Y-%m}") as active:
         run_id = active.info.run_id
-        tracking.log_lake_input(settings, CUBE, version, cube, "training", run_id)
-        mlflow.log_params({"holdout_months": config.holdout_months, "origin": f"{origin:%Y-%m}",
+        tracking.log_lake_input(settings, CUBE, cube_version, cube, "training", run_id)
+        tracking.log_lake_input(settings, BUSINESSES, businesses_version, businesses, "training", run_id)
+        mlflow.log_params({"origins": ", ".join(f"{m:%Y-%m}" for m in judged_at),
+                           "trained_through": f"{lake.months[-1]:%Y-%m}",
                            "series": Y_df["unique_id"].nunique(), "cells": len(cell_ids),
-                           "best_iteration": int(model.best_iteration), "reconciliation": "MinTrace(wls_struct)",
+                           "best_iteration": int(final.best_iteration), "reconciliation": "MinTrace(wls_struct)",
                            "oracle_dir": str(oracle_dir) if oracle_dir else "", "config": config.model_dump_json()})
-        mlflow.log_metrics({"holdout_wape": wapes["xgboost"], "holdout_mase": mase_value,
-                            "holdout_base_wape": wapes["base"], "seasonal_naive_wape": wapes["SeasonalNaive"],
-                            "auto_ets_wape": wapes["AutoETS"], "coherence_gap": coherence_gap,
-                            **({"oracle_wape": oracle_wape} if oracle_wape is not None else {})})
-        mlflow.log_dict(interval, "interval_log_ratio.json")
+        mlflow.log_metrics({"holdout_wape": cell_figure("forecast"), "holdout_mase": float(everything.loc["cell", "mase_forecast"]),
+                            "holdout_base_wape": cell_figure("base"), "structural_wape": cell_figure("structural"),
+                            "seasonal_naive_wape": cell_figure("SeasonalNaive"), "auto_ets_wape": cell_figure("AutoETS"),
+                            "coverage": float(everything.loc["cell", "coverage"]),
+                            "pinball": float(everything.loc["cell", "pinball"]), "coherence_gap": coherence_gap,
+                            **({"oracle_wape": cell_figure("oracle"),
+                                "oracle_at_target_wape": cell_figure("oracle_at_target")} if oracle_dir is not None else {}),
+                            **{f"{k}_low": v.low for k, v in figures.items()},
+                            **{f"{k}_high": v.high for k, v in figures.items()}})
+        mlflow.log_dict({k: v.model_dump() for k, v in figures.items()}, "intervals.json")
+        mlflow.log_dict(levels.to_dict(orient="records"), "levels.json")
+        mlflow.log_dict(registered_intervals, "interval_log_ratio.json")
         with tempfile.TemporaryDirectory() as scratch:
-            _log_artifacts(Path(scratch), Y_df, ours, judged, series.pattern(cube))
-        model_info = _log_model(model, series.design(Y_train, [origin], with_target=False), register)
+            _log_artifacts(Path(scratch), lake, judged, series.pattern(cube))
+        model_info = _log_model(final, latest, register)
 
     result = SpendingResult(
-        run_id=run_id, version=None, alias=None, inputs={CUBE: version}, origin=f"{origin:%Y-%m}",
-        holdout_months=[f"{pd.Timestamp(m):%Y-%m}" for m in holdout], cells=len(cell_ids), wape=wapes["xgboost"],
-        mase=mase_value, seasonal_naive_wape=wapes["SeasonalNaive"], auto_ets_wape=wapes["AutoETS"],
-        oracle_wape=oracle_wape, base_wape=wapes["base"], coherence_gap=coherence_gap, interval_log_ratio=interval,
-        best_iteration=int(model.best_iteration), seconds=0.0)
+        run_id=run_id, version=None, alias=None, inputs={CUBE: cube_version, BUSINESSES: businesses_version},
+        origins=[f"{m:%Y-%m}" for m in judged_at],
+        holdout_months=sorted({f"{pd.Timestamp(m):%Y-%m}" for m in judged["ds"]}), cells=len(cell_ids),
+        wape=cell_figure("forecast"), mase=float(everything.loc["cell", "mase_forecast"]),
+        structural_wape=cell_figure("structural"), seasonal_naive_wape=cell_figure("SeasonalNaive"),
+        auto_ets_wape=cell_figure("AutoETS"), oracle_wape=cell_figure("oracle") if oracle_dir is not None else None,
+        oracle_at_target_wape=cell_figure("oracle_at_target") if oracle_dir is not None else None,
+        base_wape=cell_figure("base"), coverage=float(everything.loc["cell", "coverage"]),
+        coherence_gap=coherence_gap, intervals=figures, levels=levels.to_dict(orient="records"),
+        interval_log_ratio=registered_intervals, best_iteration=int(final.best_iteration), seconds=0.0)
     if register:
-        result = _register_and_gate(settings, result, model_info, Y_df, S_df, tags, Y_train, origin, judged, config)
+        result = _register_and_gate(settings, result, model_info, at_cells, config)
     result.seconds = round(time.perf_counter() - started, 1)
     _log.info("spending_pattern.done", run_id=run_id, version=result.version, alias=result.alias, wape=result.wape,
-              seasonal_naive_wape=result.seasonal_naive_wape, oracle_wape=oracle_wape, seconds=result.seconds)
+              oracle_wape=result.oracle_wape, coverage=result.coverage, seconds=result.seconds)
     return result
-
-
-def _interval(judged: pd.DataFrame, holdout: list, share: float) -> dict[str, list[float]]:
-    """Per level and horizon, the central ``share`` of log(actual / forecast) on the holdout:
-    the prediction interval scoring puts around each forecast (split conformal)."""
-    ratio = np.log1p(judged["y"].clip(lower=0)) - np.log1p(judged["xgboost"].clip(lower=0))
-    level = judged["unique_id"].map(lambda u: series.parts(u)[0])
-    horizon = judged["ds"].map({pd.Timestamp(m): i + 1 for i, m in enumerate(holdout)})
-    low, high = (1 - share) / 2, 1 - (1 - share) / 2
-    out, sizes = {}, {}
-    for (lv, h), part in ratio.groupby([level, horizon]):
-        out[f"{lv}/{h}"] = [round(float(part.quantile(low)), 4), round(float(part.quantile(high)), 4)]
-        sizes[f"{lv}/{h}"] = len(part)
-    # a level with too few series to take quantiles (the province is one) borrows the next
-    # level down's interval, which is wider
-    for h in series.HORIZONS:
-        for lv, below in (("region", "cell"), ("province", "region")):
-            if sizes.get(f"{lv}/{h}", 0) < MIN_INTERVAL_POINTS and f"{below}/{h}" in out:
-                out[f"{lv}/{h}"] = out[f"{below}/{h}"]
-    return out
 
 
 def _coherence_gap(reconciled: pd.DataFrame, tags: dict) -> float:
@@ -274,8 +309,7 @@ def _coherence_gap(reconciled: pd.DataFrame, tags: dict) -> float:
     return round(float(gap), 2)
 
 
-def _log_artifacts(folder: Path, Y_df: pd.DataFrame, ours: pd.DataFrame, judged: pd.DataFrame,
-                   pattern: pd.DataFrame) -> None:
+def _log_artifacts(folder: Path, lake: forecaster.Lake, judged: pd.DataFrame, pattern: pd.DataFrame) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -283,14 +317,16 @@ def _log_artifacts(folder: Path, Y_df: pd.DataFrame, ours: pd.DataFrame, judged:
     import mlflow
 
     pattern.to_parquet(folder / "spending_pattern_by_cell.parquet", index=False)
-    largest = (judged.groupby("unique_id")["y"].sum().sort_values(ascending=False).index[:3].tolist())
+    judged[["unique_id", "origin", "ds", "h", "y", "forecast", "lower", "upper"]].to_parquet(folder / BACKTEST, index=False)
+    largest = judged[judged["level"] == "cell"].groupby("unique_id")["y"].sum().sort_values(ascending=False).index[:3].tolist()
     shown = [series.PROVINCE, *largest]
+    one_month = judged[judged["h"] == 1]
     fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.4 * len(shown)))
     for ax, uid in zip(axes, shown):
-        history = Y_df[Y_df["unique_id"] == uid]
-        forecast = ours[ours["unique_id"] == uid]
-        ax.plot(history["ds"], history["y"] / 1e6, label="actual")
-        ax.plot(forecast["ds"], forecast["xgboost"] / 1e6, "o--", label="forecast (reconciled)")
+        ax.plot(lake.months, lake.wide.loc[uid].to_numpy() / 1e6, label="actual")
+        mine = one_month[one_month["unique_id"] == uid].sort_values("ds")
+        ax.plot(mine["ds"], mine["forecast"] / 1e6, "o--", label="forecast a month ahead")
+        ax.fill_between(mine["ds"], mine["lower"] / 1e6, mine["upper"] / 1e6, alpha=0.2, label="80 % interval")
         ax.set_title(uid, fontsize=9)
         ax.set_ylabel("M KRW")
     axes[0].legend(fontsize=8)
@@ -305,43 +341,67 @@ def _log_model(model, example: pd.DataFrame, register: bool):
     import xgboost
     from mlflow.models import infer_signature
 
-    sample = example[series.FEATURES].head(5).copy()
+    sample = example[forecaster.FEATURES].head(5).copy()
     for c in ("level", "sigun_cd", "industry_code"):
         sample[c] = sample[c].astype(object)
     quiet = logging.getLogger("mlflow.models.model")  # see credit_risk.train._log_model
     level, _ = quiet.level, quiet.setLevel(logging.ERROR)
     try:
         return mlflow.xgboost.log_model(
-            model, name="model", signature=infer_signature(sample, model.predict(example[series.FEATURES].head(5))),
+            model, name="model", signature=infer_signature(sample, model.predict(example[forecaster.FEATURES].head(5))),
             input_example=sample, registered_model_name=MODEL_NAME if register else None, model_format="ubj",
             pip_requirements=[f"xgboost=={xgboost.__version__}", f"pandas=={pd.__version__}"],
-            metadata={"target": "log(spending at target month + 1) - mean log spending of the origin's last 3 months"})
+            metadata={"target": "log(spending at the target month + 1) - log(structural forecast + 1)"})
     finally:
         quiet.setLevel(level)
 
 
-def _register_and_gate(settings: Settings, result: SpendingResult, model_info, Y_df: pd.DataFrame, S_df, tags: dict,
-                       Y_train: pd.DataFrame, origin: pd.Timestamp, judged: pd.DataFrame,
-                       config: SpendingConfig) -> SpendingResult:
-    import mlflow
+def champion_comparison(settings: Settings, ours: pd.DataFrame) -> tuple[object, pd.DataFrame | None, str]:
+    """The champion and the rows both runs forecast out of sample (same series, origin and
+    month: ``y, forecast, champion``), with those origins in words; (champion, None, why) when
+    there is nothing to compare on, (None, None, "") when there is no champion. The champion's
+    registered model has since seen these months, so its forecasts of them now would flatter it."""
+    from mlflow.exceptions import MlflowException
 
-    version = int(model_info.registered_model_version)
     champion = tracking.alias_version(settings, MODEL_NAME, tracking.CHAMPION)
-    champion_wape = stability = vs_champion = None
-    if champion is not None:
-        theirs_model = mlflow.xgboost.load_model(f"models:/{MODEL_NAME}/{champion.version}")
-        theirs = reconcile(base_forecasts(theirs_model, Y_train, origin, "xgboost"), S_df, tags, Y_train, "xgboost")
-        compared = judged[["unique_id", "ds", "y", "xgboost"]].merge(
-            theirs.rename(columns={"xgboost": "champion"}), on=["unique_id", "ds"])
-        champion_wape = pooled_wape(compared, ["champion"])["champion"]
-        stability = psi(np.log1p(compared["champion"]), np.log1p(compared["xgboost"]))
-        vs_champion = wape_difference(compared, "xgboost", "champion")
-    rules: list[Rule] = judge("WAPE", False, wape_difference(judged, "xgboost", "SeasonalNaive"),
-                              vs_champion if champion is not None else None, stability,
-                              config.gate.wape_margin, config.gate.psi_max)
+    if champion is None:
+        return None, None, ""
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            theirs = pd.read_parquet(tracking.client(settings).download_artifacts(champion.run_id, BACKTEST, scratch))
+    except (MlflowException, OSError):  # a version trained before backtests were logged, or its artifact is gone
+        return champion, None, (f"the champion (v{champion.version}) logged no backtest to compare with: "
+                                "promote by hand (`lcdp models` shows both) or retrain it")
+    key = ["unique_id", "origin", "ds"]
+    common = ours[[*key, "y", "forecast"]].merge(
+        theirs[[*key, "forecast"]].rename(columns={"forecast": "champion"}), on=key)
+    if common.empty:
+        return champion, None, "the champion's backtest and this one share no origin"
+    where = (f"the {len(common):,} cell forecasts both made out of sample (origins {common['origin'].min():%Y-%m} "
+             f"to {common['origin'].max():%Y-%m})")
+    return champion, common, where
+
+
+def _register_and_gate(settings: Settings, result: SpendingResult, model_info, at_cells: pd.DataFrame,
+                       config: SpendingConfig) -> SpendingResult:
+    version = int(model_info.registered_model_version)
+    champion, compared, where = champion_comparison(settings, at_cells)
+    champion_wape = stability = None
+    if champion is not None and compared is None:
+        rules = [Rule(name="comparable", passed=False, detail=where)]
+    else:
+        vs_champion = None
+        if compared is not None:
+            champion_wape = round(judging.wape(compared["y"].to_numpy(), compared["champion"].to_numpy()) or 0.0, 5)
+            stability = psi(np.log1p(compared["champion"]), np.log1p(compared["forecast"]))
+            vs_champion = wape_difference(compared, "forecast", "champion", config.replicates)
+        rules = judge("WAPE", False, wape_difference(at_cells, "forecast", "SeasonalNaive", config.replicates),
+                      vs_champion, stability, config.gate.wape_margin, config.gate.psi_max,
+                      where or "the same origins")
     decision = tracking.apply_gate(settings, MODEL_NAME, version, rules, champion,
                                    {"holdout_wape": str(result.wape), "run_id": result.run_id,
                                     "interval_log_ratio": json.dumps(result.interval_log_ratio)})
+    _log.info("spending_pattern.gate", version=version, promoted=decision.promoted, why=decision.why())
     return result.model_copy(update={"version": version, "champion_wape": champion_wape, "psi": stability,
                                      "gate": decision,
                                      "alias": tracking.CHAMPION if decision.promoted else tracking.CHALLENGER})
@@ -358,7 +418,7 @@ def wape_difference(frame: pd.DataFrame, ours: str, theirs: str, replicates: int
         total = float(np.sum(w * np.abs(y)))
         return {"difference": (float(np.sum(w * ours_error)) - float(np.sum(w * theirs_error))) / total if total else None}
 
-    return intervals(statistics, replicate_weights(frame["unique_id"].to_numpy(), replicates))["difference"]
+    return bootstrap(statistics, replicate_weights(frame["unique_id"].to_numpy(), replicates))["difference"]
 
 
 def reproduce(settings: Settings, run_id: str) -> tracking.Reproduction:
@@ -369,4 +429,4 @@ def reproduce(settings: Settings, run_id: str) -> tracking.Reproduction:
     versions = tracking.lake_inputs(settings, run_id)
     result = train(settings, config, versions=versions, oracle_dir=tracking.logged_oracle(run), register=False)
     return tracking.reproduction(settings, run, result.run_id, versions,
-                                 {"holdout_wape": result.wape, "holdout_mase": result.mase})
+                                 {"holdout_wape": result.wape, "holdout_mase": result.mase, "coverage": result.coverage})
