@@ -25,7 +25,7 @@ from lcdp import demo, metadata
 from lcdp.generator import WorldParams, generate
 from lcdp.lake import catalog
 from lcdp.ops.airflow_api import AirflowApi
-from lcdp.demo.scheduled import FEEDS, wait_for_pipeline
+from lcdp.demo.scheduled import FEEDS, published_at, wait_for_pipeline
 from lcdp.ops.supervisor import MARKER
 from lcdp.pull.simulator import PortalSimulator
 from lcdp.settings import Settings
@@ -226,3 +226,164 @@ def test_up_stops_what_it_started_when_a_service_fails_to_start(tmp_path, monkey
     assert read_state(settings, "first") is None and read_state(settings, "second") is None
     time.sleep(1)
     assert [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "300"]] == []
+
+
+def _month_of(entry) -> str | None:
+    """``YYYYMM`` of a monthly or daily partner file (from its name), None for a snapshot file."""
+    digits = "".join(c for c in Path(entry.path).stem if c.isdigit())
+    return digits[:6] if len(digits) >= 6 else None
+
+
+def _registry_as_of(rows: list[dict], world, last: int) -> list[dict]:
+    """The registry as the portal served it at the end of month index ``last``: businesses that
+    opened later absent, closures after it not yet recorded."""
+    biz = world.businesses.set_index("frcs_no")
+    out = []
+    for row in rows:
+        b = biz.loc[row["FRCS_NO"]]
+        if b["opened_idx"] > last:
+            continue
+        if b["closed_idx"] > last:
+            state = "02" if b["suspended"] else "01"
+            row = row | {"LEAD_TAX_MAN_STATE_CD": state, "CLSBIZ_DAY": "",
+                         "LEAD_TAX_MAN_STATE": {"01": "계속사업자", "02": "휴업자"}[state]}
+        out.append(row)
+    return out
+
+
+def _guarantees_as_of(source: Path, target: Path, month_after: dt.date) -> None:
+    """gcgf's snapshot as it stood before ``month_after``: the defaults of that month not yet recorded."""
+    lines = []
+    for line in source.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["default_date"] and record["default_date"] >= month_after.isoformat():
+            record |= {"status": "ACTIVE", "default_date": None, "subrogation_amount": None}
+        lines.append(json.dumps(record, ensure_ascii=False))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _months(frame):
+    """``frame`` with its ``month`` column as dates."""
+    return frame.assign(month=frame["month"].map(lambda m: dt.date(m.year, m.month, m.day)))
+
+
+def _deliver(settings: Settings, data: Path, manifest, service_port: int) -> None:
+    """Every partner's files of ``manifest`` through its real channel (the registry aside: the portal serves it)."""
+    for partner, dataset in (("kona", "transactions"), ("gjf", "employment")):
+        demo.drop_files(settings, data, manifest, partner, dataset)
+    demo.upload_feeds(settings, data, manifest, f"http://127.0.0.1:{service_port}")
+
+
+def _wait_for_models_after(api: AirflowApi, since: dt.datetime, timeout_s: float) -> list[dict]:
+    """The scheduler's lcdp_models runs started after every feed had published since ``since``,
+    once one of them has succeeded and fusion and models have been quiet for three poll periods."""
+    deadline = time.monotonic() + timeout_s
+    published: dict[str, dt.datetime] = {}
+    seen: set[str] = set()  # feed runs already looked at (a feed polls every few seconds)
+    quiet_since = None
+    while True:
+        assert time.monotonic() < deadline, {d: [(r["run_type"], r["state"]) for r in _after(api.runs(d), since)]
+                                             for d in [*FEEDS, *DOWNSTREAM]}
+        for feed in (f for f in FEEDS if f not in published):
+            # by the pull's end, not the run's run_after: a poll queued just before the delivery
+            # picks it up
+            for run in api.runs(feed, limit=100):
+                if run["state"] != "success" or run["dag_run_id"] in seen:
+                    continue
+                seen.add(run["dag_run_id"])
+                if (when := published_at(api, feed, run["dag_run_id"])) and when >= since:
+                    published[feed] = when
+                    print(f"{feed}: published the new month", flush=True)
+                    break
+        busy, done = False, []
+        for dag_id in ("lcdp_fusion", "lcdp_models"):
+            runs = _after(api.runs(dag_id, limit=50), since)
+            failed = [r for r in runs if r["state"] == "failed"]
+            assert not failed, (dag_id, api.task_states(dag_id, failed[0]["dag_run_id"]))
+            busy |= any(r["state"] in ("queued", "running") for r in runs)
+            if dag_id == "lcdp_models" and len(published) == len(FEEDS):
+                done = [r for r in runs if r["state"] == "success" and dt.datetime.fromisoformat(
+                    r["start_date"].replace("Z", "+00:00")) >= max(published.values())]
+        if done and not busy:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 3 * POLL_SECONDS:
+                return done
+        else:
+            quiet_since = None
+        time.sleep(5)
+
+
+@pytest.mark.long
+@pytest.mark.timeout(2700)
+def test_a_new_month_landing_under_up_runs_the_models_dag_and_monitors_that_month(pg_url, tmp_path):
+    """Under ``lcdp up``, a partner world's first 29 months arrive and the scheduler runs the
+    pipeline through to the models; then month 30 lands through the same channels (kona's days,
+    ked's and gjf's month files, gcgf's and the registry's new snapshots) and, with no command
+    of ours, the feeds publish it, fusion rebuilds gold and the models DAG (on the gold
+    features' Assets) scores with the champions and monitors that month into
+    gold.model_monitoring."""
+    from lcdp.generator import Manifest, build_world
+
+    params = WorldParams(merchants=150, months=30, seed=5)
+    data = tmp_path / "partners"
+    manifest = generate(data, params, dirty=0.0)
+    world = build_world(params)
+    new_month = world.months[-1]
+    first = Manifest(params=manifest.params, dirty=0.0, truth=manifest.truth, files=[
+        f for f in manifest.files if f.dataset != "guarantees" and _month_of(f) != f"{new_month:%Y%m}"])
+    second = Manifest(params=manifest.params, dirty=0.0, truth=manifest.truth, files=[
+        f for f in manifest.files if f.dataset == "guarantees" or _month_of(f) == f"{new_month:%Y%m}"])
+    [snapshot] = manifest.for_dataset("gcgf", "guarantees")
+    earlier = f"partners/gcgf/guarantees/before/{Path(snapshot.path).name}"
+    _guarantees_as_of(data / snapshot.path, data / earlier, new_month)
+    first.files.append(snapshot.model_copy(update={"path": earlier}))
+    registry = demo._registry_rows(data, manifest)
+
+    airflow_port, mlflow_port, spark_port, service_port = _free_ports(4)
+    settings = Settings(home=tmp_path / "home", metadata_url=pg_url, pseudonym_key=KEY, airflow_port=airflow_port,
+                        mlflow_port=mlflow_port, spark_port=spark_port, service_port=service_port,
+                        feed_poll_seconds=POLL_SECONDS)
+    monitoring = catalog.table("gold.model_monitoring").uri(settings)
+    assert lcdp_json(settings, "init").returncode == 0
+    started = time.monotonic()
+    with PortalSimulator(_registry_as_of(registry, world, len(world.months) - 2), key="portal-key") as portal:
+        source = {"LCDP_GGDATA_URL": portal.url, "LCDP_GGDATA_KEY": "portal-key"}
+        try:
+            up = _lcdp(settings, "up", **source)
+            assert up.returncode == 0, up.stderr[-3000:]
+            _deliver(settings, data, first, service_port)
+            with AirflowApi(settings) as api:
+                wait_for_pipeline(api, POLL_SECONDS, 1500, lambda m: print(m, flush=True))
+                print(f"months 1..29 through the pipeline in {time.monotonic() - started:.0f} s", flush=True)
+                before = _months(DeltaTable(monitoring).to_pandas())
+                assert (before["month"] < new_month).all(), before  # nothing measured of month 30 yet
+
+                # month 30 lands; from here no command starts a DAG
+                since = dt.datetime.now(dt.timezone.utc)
+                portal.rows = registry
+                _deliver(settings, data, second, service_port)
+                runs = _wait_for_models_after(api, since, 1500)
+                print(f"month 30 through the models in {time.monotonic() - started:.0f} s", flush=True)
+                assert {r["run_type"] for r in runs} == {"asset_triggered"}, runs  # the scheduler's, on the Assets
+                # month 30 may land over two fusion runs, each starting the models DAG (and a run on
+                # the other gold Asset's event of the same fusion finds nothing new and skips)
+                tasks = [api.task_states("lcdp_models", r["dag_run_id"]) for r in runs]
+                assert any(t["monitor"] == "success" for t in tasks), tasks
+                assert any(t["score_spending_pattern"] == "success" for t in tasks), tasks
+                # a credit model the gate refused has no champion: it is neither scored nor measured
+                credit_scored = any(t["score_credit_risk"] == "success" for t in tasks)
+                assert all(t["score_credit_risk"] in ("success", "skipped") for t in tasks), tasks
+        finally:
+            down = lcdp_json(settings, "down")
+    assert down.returncode == 0, down.stderr
+    assert _ours(settings.home_dir) == []
+
+    after = _months(DeltaTable(monitoring).to_pandas())
+    latest = after[after["month"] == new_month]
+    # the spending forecasts published before the month landed, measured against what it
+    # realized; and the credit champion's drift on its features, when the gate made one
+    assert set(latest.loc[latest["model"] == "lcdp-spending-pattern", "measure"]) == {"wape"}, \
+        after.groupby("model")["month"].max()
+    assert ("psi" in set(latest.loc[latest["model"] == "lcdp-credit-risk", "measure"])) == credit_scored, latest
+    assert latest["value"].notna().all()

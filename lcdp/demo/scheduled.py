@@ -30,6 +30,15 @@ def _when(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
+def published_at(api, dag_id: str, run_id: str) -> dt.datetime | None:
+    """When the feed run's ``pull`` published its bronze Asset (its task's end), None when it
+    published nothing. Not the run's ``end_date``: the scheduler may start the downstream run
+    the Asset event queued before it marks the feed's run finished (seen: fusion started
+    0.6 s before the kona run's end_date, and the wait never counted it)."""
+    pull = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/pull")
+    return _when(pull["end_date"]) if pull.get("state") == "success" else None
+
+
 def wait_for_pipeline(api, poll_seconds: int, timeout_s: float, step: Callable[[str], None]) -> dict[str, str]:
     """Wait until every feed has published (a run whose ``pull`` succeeded) and fusion, models,
     exports and maintenance have each run after that and stayed quiet (nothing queued or running) for three
@@ -56,8 +65,8 @@ def wait_for_pipeline(api, poll_seconds: int, timeout_s: float, step: Callable[[
                     raise PipelineFailed(f"{dag_id} run {run['dag_run_id']} failed: see the Airflow UI or its task log")
                 if run["state"] == "success" and run["dag_run_id"] not in seen:
                     seen.add(run["dag_run_id"])
-                    if api.task_states(dag_id, run["dag_run_id"]).get("pull") == "success":
-                        published[dag_id] = _when(run["end_date"])
+                    if (when := published_at(api, dag_id, run["dag_run_id"])) is not None:
+                        published[dag_id] = when
                         step(f"{dag_id}: the scheduler's run published new bronze data")
                         break
         busy = False
