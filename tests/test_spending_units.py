@@ -55,7 +55,9 @@ def test_the_structure_counts_only_businesses_still_trading_and_their_survival()
 def test_the_origins_fall_on_the_last_months_whose_horizons_arrived():
     config = SpendingConfig()
     at_36 = plan(36, config)
-    assert at_36.judged == [27, 28, 29, 30, 31, 32] and at_36.calibration == list(range(19, 27))
+    assert at_36.judged == [27, 28, 29, 30, 31, 32] and at_36.calibration == list(range(11, 27))
+    at_48 = plan(48, config)  # the demo's world: 16 calibration origins
+    assert at_48.judged == [39, 40, 41, 42, 43, 44] and at_48.calibration == list(range(23, 39))
     at_18 = plan(18, config)  # the shortest history the forecaster takes: one judged origin
     # ... and calibration origins back to the first with a few origins to learn from
     assert at_18.judged == [14] and at_18.calibration == list(range(8, 14))
@@ -67,6 +69,7 @@ def test_intervals_take_each_level_and_horizon_and_borrow_below_when_too_few():
     one = pd.DataFrame({"level": "province", "h": 1, "y": [1.5], "forecast": [1.0]})
     table = intervals.quantiles(pd.concat([cells, one]), 0.8)
     low, high = table["cell/1"]
+    assert low == -high  # symmetric: the share's quantile of the absolute log ratios
     assert low == pytest.approx(np.log1p(np.exp(-0.128)) - np.log1p(1.0), abs=0.01)
     assert high == pytest.approx(np.log1p(np.exp(0.128)) - np.log1p(1.0), abs=0.01)
     # one province forecast is too few: it borrows from the level below, which borrowed from the cells

@@ -49,7 +49,7 @@ class Lake:
 
     def up(self, by_cell: pd.Series) -> np.ndarray:
         """A per-cell quantity summed to every series (rows of ``wide``)."""
-        return self.S.to_numpy() @ by_cell.reindex(self.cell_ids).fillna(0.0).to_numpy()
+        return series.summed(self.S, by_cell)
 
     def structural(self, origin: int, target: pd.Timestamp, h: int) -> np.ndarray:
         return self.up(self.structure(origin).forecast(target, h))

@@ -1,11 +1,18 @@
 """Prediction intervals that hold what they say: split conformal on log ratios.
 
-The interval around a forecast is the central ``share`` of log(actual / forecast) (``log1p``
-of both) among forecasts the model made out of sample before, per level and horizon: a cell's
-forecasts at 1 month err less than at 3, and a province less than a shop street. The run
-calibrates each judged origin's intervals only on forecasts whose month had arrived by that
-origin, so the coverage it reports is what a user of the forecasts would have seen; the
-registered version's intervals come from every out-of-sample forecast of the run.
+The interval around a forecast is ± the ``share`` quantile of |log(actual / forecast)|
+(``log1p`` of both) among forecasts the model made out of sample before, per level and
+horizon, taken at the finite-sample rank ⌈(n + 1)·share⌉ (split conformal, Lei et al., JASA
+2018): a cell's forecasts at 1 month err less than at 3, and a province less than a shop
+street. The run calibrates each judged origin's intervals only on forecasts whose month had
+arrived by that origin, so the coverage it reports is what a user of the forecasts would have
+seen; the registered version's intervals come from every out-of-sample forecast of the run.
+
+A region's errors share the month's shocks (the calendar, a policy fund), so its residuals
+are as many draws as origins, not as forecasts: on the 2000-business demo world, 8 earlier
+origins and separate quantiles for each end held 71.7 % of the regions' actuals in the 80 %
+interval (seed 7); 16 origins and the symmetric interval, 76.9 % (81.7 % on seed 41), the
+cells 78.1 % and 80.1 %.
 """
 
 from __future__ import annotations
@@ -24,14 +31,16 @@ def residuals(frame: pd.DataFrame, forecast: str = "forecast") -> pd.Series:
 
 
 def quantiles(frame: pd.DataFrame, share: float, forecast: str = "forecast") -> dict[str, list[float]]:
-    """``"level/h" → [low, high]`` of the log ratios of ``frame`` (columns ``level``, ``h``,
-    ``y`` and ``forecast``). A level with too few points (the province is one series) borrows
-    the interval of the level below, which is wider."""
-    ratio = residuals(frame, forecast)
-    low, high = (1 - share) / 2, 1 - (1 - share) / 2
+    """``"level/h" → [low, high]`` of the log ratio, ``high = -low``, from the absolute log
+    ratios of ``frame`` (columns ``level``, ``h``, ``y`` and ``forecast``). A level with too
+    few points (the province is one series) borrows the interval of the level below, which is
+    wider."""
+    ratio = residuals(frame, forecast).abs()
     out, sizes = {}, {}
     for (level, h), part in ratio.groupby([frame["level"].astype(str), frame["h"]]):
-        out[f"{level}/{h}"] = [round(float(part.quantile(low)), 4), round(float(part.quantile(high)), 4)]
+        rank = min(1.0, np.ceil((len(part) + 1) * share) / len(part))
+        width = round(float(part.quantile(rank, interpolation="higher")), 4)
+        out[f"{level}/{h}"] = [-width, width]
         sizes[f"{level}/{h}"] = len(part)
     for h in series.HORIZONS:
         for level, below in (("region", "cell"), ("province", "region")):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.spending_pattern.series import PROVINCE
+from models.spending_pattern.series import PROVINCE, summed
 
 TRUTH = ("truth/business_month.parquet", "truth/expected_spending.parquet")
 
@@ -84,12 +84,9 @@ class Oracle:
         self.placement = (businesses["cell"].value_counts(normalize=True)
                           .reindex(self.share.index, fill_value=0.0))
 
-    def _up(self, by_cell: pd.Series) -> np.ndarray:
-        return self.S.to_numpy() @ by_cell.reindex(self.S.columns).fillna(0.0).to_numpy()
-
     def target(self, t: int) -> np.ndarray:
         """Every series' expected spending in month ``t`` (a position)."""
-        return self._up(self.at_target.iloc[:, t])
+        return summed(self.S, self.at_target.iloc[:, t])
 
     def origin(self, o: int, t: int) -> np.ndarray:
         """Every series' best forecast at origin ``o`` of month ``t`` (positions)."""
@@ -104,4 +101,4 @@ class Oracle:
         opening = ~trading & self.alive[:, t] & ~self.alive[:, :o + 1].any(axis=1)
         opened = float((self.if_open[:, t] * opening).sum())
         by_cell = by_cell.reindex(self.share.index, fill_value=0.0) + opened * self.placement
-        return self._up(by_cell * self.share)
+        return summed(self.S, by_cell * self.share)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 PROVINCE = "41"  # 경기도
@@ -38,6 +39,12 @@ def hierarchy(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                                                     how="left").fillna({"y": 0.0}))
     Y_df, S_df, tags = aggregate(bottom[["province", "sigun_cd", "industry_code", "ds", "y"]], SPEC)
     return Y_df.reset_index(drop=True) if "unique_id" in Y_df.columns else Y_df.reset_index(), S_df, tags
+
+
+def summed(S: pd.DataFrame, by_cell: pd.Series) -> np.ndarray:
+    """A per-cell quantity summed to every series of the summing matrix ``S`` (its rows); a
+    cell ``by_cell`` lacks counts 0."""
+    return S.to_numpy() @ by_cell.reindex(S.columns).fillna(0.0).to_numpy()
 
 
 def parts(unique_id: str) -> tuple[str, str | None, str | None]:

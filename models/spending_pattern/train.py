@@ -51,7 +51,7 @@ BACKTEST = "backtest.parquet"
 
 class SpendingConfig(BaseModel):
     judged_origins: int = 6  # rolling origins judged, each forecasting HORIZONS months
-    calibration_origins: int = 8  # earlier origins whose forecasts only calibrate the first intervals
+    calibration_origins: int = 16  # earlier origins whose forecasts only calibrate the first intervals (see intervals)
     min_training_months: int = 15  # a year for last year's month, and three to start from
     #: the correction: absolute error from no correction (``forecaster.fit``), shallow trees
     estimator: dict = Field(default_factory=lambda: {
@@ -172,10 +172,10 @@ def oracles(oracle_dir: Path, lake: forecaster.Lake, judged: list[int]) -> pd.Da
 
 
 def backtest(lake: forecaster.Lake, design: pd.DataFrame, S_df: pd.DataFrame, tags: dict, origins: list[int],
-             config: SpendingConfig) -> tuple[pd.DataFrame, list[int]]:
+             config: SpendingConfig) -> pd.DataFrame:
     """Every origin's forecasts (base and reconciled), each from a model trained on the
     months up to it: ``unique_id, level, origin, ds, h, y, structural, base, forecast``."""
-    out, iterations = [], []
+    out = []
     for o in origins:
         at = lake.months[o]
         model = forecaster.fit(design[design["ds"] <= at], config.estimator, config.validation_origins)
@@ -184,9 +184,8 @@ def backtest(lake: forecaster.Lake, design: pd.DataFrame, S_df: pd.DataFrame, ta
         reconciled = forecaster.reconcile(base.rename(columns={"base": "forecast"}), S_df, tags, "forecast")
         out.append(rows[["unique_id", "level", "origin", "ds", "h", "y", "structural"]]
                    .merge(base, on=["unique_id", "ds"]).merge(reconciled, on=["unique_id", "ds"]))
-        iterations.append(int(model.best_iteration))
         _log.info("spending_pattern.origin", origin=f"{at:%Y-%m}", best_iteration=int(model.best_iteration))
-    return pd.concat(out, ignore_index=True), iterations
+    return pd.concat(out, ignore_index=True)
 
 
 def calibrate(forecasts: pd.DataFrame, judged: list[pd.Timestamp], share: float) -> pd.DataFrame:
@@ -232,7 +231,7 @@ def train(settings: Settings, config: SpendingConfig | None = None, versions: di
     lake = forecaster.Lake(Y_df, S_df, businesses)
     origins = plan(len(months), config)
     design = lake.design(list(range(forecaster.FIRST_ORIGIN, len(months))))
-    forecasts, _ = backtest(lake, design, S_df, tags, origins.calibration + origins.judged, config)
+    forecasts = backtest(lake, design, S_df, tags, origins.calibration + origins.judged, config)
     judged_at = [lake.months[o] for o in origins.judged]
     judged = (calibrate(forecasts, judged_at, config.interval)
               .merge(judge_peers(lake, Y_df, origins.judged), on=["unique_id", "origin", "ds"], how="left"))
@@ -411,12 +410,11 @@ def wape_difference(frame: pd.DataFrame, ours: str, theirs: str, replicates: int
     """WAPE of ``ours`` minus WAPE of ``theirs`` on the same rows, with its 90 % bootstrap
     interval over series (a series' months are alike: whole series are resampled)."""
     y = frame["y"].to_numpy(dtype=float)
-    ours_error, theirs_error = np.abs(y - frame[ours].to_numpy(dtype=float)), np.abs(y - frame[theirs].to_numpy(dtype=float))
+    ours_forecast, theirs_forecast = frame[ours].to_numpy(dtype=float), frame[theirs].to_numpy(dtype=float)
 
     def statistics(w: np.ndarray | None) -> dict[str, float | None]:
-        w = np.ones_like(y) if w is None else w
-        total = float(np.sum(w * np.abs(y)))
-        return {"difference": (float(np.sum(w * ours_error)) - float(np.sum(w * theirs_error))) / total if total else None}
+        a, b = judging.wape(y, ours_forecast, w), judging.wape(y, theirs_forecast, w)
+        return {"difference": None if a is None or b is None else a - b}
 
     return bootstrap(statistics, replicate_weights(frame["unique_id"].to_numpy(), replicates))["difference"]
 
