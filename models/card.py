@@ -54,10 +54,10 @@ PURPOSES: dict[str, Purpose] = {
             "Trained and judged on a synthetic world (the platform's generator): its figures say how the "
             "method does on that world, not how it does on real businesses.",
             "Judged out of time on at most the 12 latest months with complete labels, in blocks of 3, each "
-            "predicted by a model trained only on labels known at the block's first month (an embargo of "
-            "11 months); the holdout holds few businesses with an event, so the intervals are wide.",
-            "A business-month whose 12-month window runs past the data is not labelled (censored): the "
-            "newest months never teach the model.",
+            "predicted by a model trained only on the labels known at the block's first month; a world of "
+            "few businesses holds few events in that holdout, and its intervals are wide.",
+            "The model learns the chance of an event in the next month and holds it for 12 months (a "
+            "discrete-time hazard): a business whose risk moves within the year is judged at today's level.",
             "The master scale's bands are fixed at training; a riskier population fills D and E rather than "
             "moving the cut-offs.",
         )),
@@ -91,9 +91,10 @@ BAND_COLUMNS = {"band": "band", "low": "from", "high": "to", "businesses": "busi
                 "business_months": "business-months", "share": "share", "events": "events",
                 "observed": "observed rate", "predicted": "predicted rate"}
 PERCENT_COLUMNS = {"low", "high", "share", "observed", "predicted"}
-#: the metrics MLflow's default evaluator logs (``mlflow.models.evaluate``): it scores the
-#: registered model, which the credit run trains on every labelled month, holdout included, so
-#: its figures are in-sample and the card keeps them out of the holdout table
+#: the metrics MLflow's default evaluator logged (``mlflow.models.evaluate``) in runs before the
+#: hazard model: it scored the registered model, which the credit run trains on every labelled
+#: month, holdout included, so its figures are in-sample and the card keeps them out of the
+#: holdout table
 EVALUATOR_METRICS = frozenset({
     "accuracy_score", "example_count", "f1_score", "false_negatives", "false_positives", "log_loss",
     "precision_recall_auc", "precision_score", "recall_score", "roc_auc", "true_negatives", "true_positives",

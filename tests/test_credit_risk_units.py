@@ -254,11 +254,17 @@ def test_gate_rules_read_the_intervals_and_say_which_failed_with_the_numbers():
         return Interval(value=value, low=low, high=high)
 
     first = judge("AUC", True, d(-0.02, -0.04, 0.0), None, None, 0.01, 0.25)
-    assert not first[0].passed and "does not beat it" in first[0].detail and "-0.0200" in first[0].detail
+    assert not first[0].passed and "may be worse" in first[0].detail and "-0.0200" in first[0].detail
+    assert first[0].name == "not_worse_than_baseline"
     # better on the figure, but the interval reaches further below than the margin allows
     unsure = judge("AUC", True, d(0.01, -0.03, 0.05), None, None, 0.01, 0.25)
     assert not unsure[0].passed and "may be worse" in unsure[0].detail
     assert judge("AUC", True, d(0.03, 0.005, 0.05), None, None, 0.01, 0.25)[0].passed
+    # a tie with the baseline, within the margin either way, promotes
+    tie = judge("AUC", True, d(-0.002, -0.008, 0.004), None, None, 0.01, 0.25)
+    assert tie[0].passed and "not worse" in tie[0].detail
+    # for WAPE the worse end is the high one
+    assert not judge("WAPE", False, d(0.0, -0.01, 0.02), None, None, 0.01, 0.25)[0].passed
     worse = judge("AUC", True, d(0.03, 0.005, 0.05), d(-0.005, -0.02, 0.01), 0.05, 0.01, 0.25, "2025-01 to 2025-03")
     assert [r.passed for r in worse] == [False, True] and "on 2025-01 to 2025-03" in worse[0].detail
     same = judge("AUC", True, d(0.03, 0.005, 0.05), d(-0.002, -0.008, 0.004), 0.05, 0.01, 0.25)

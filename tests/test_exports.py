@@ -49,10 +49,9 @@ def lake(tmp_path_factory) -> Settings:
         ingest_files(settings, partner, dataset,
                      [root / "partner-data" / e.path for e in manifest.for_dataset(partner, dataset)])
     fusion.run_all(settings)
-    for module, config in ((credit, credit.CreditRiskConfig(embargo_months=0)), (spending, None)):
-        # two years are too short for the credit model's embargo (it needs 29 months): this
-        # lake is about the products its scores make, not about judging the model
-        result = module.train(settings, config)
+    for module in (credit, spending):
+        # this lake is about the products its scores make, not about judging the model
+        result = module.train(settings)
         tracking.client(settings).set_registered_model_alias(module.MODEL_NAME, tracking.CHAMPION, result.version)
     models.score(settings, "credit-risk")
     models.score(settings, "spending-pattern")

@@ -238,7 +238,7 @@ def test_spending_forecaster_is_judged_beside_its_peers_and_its_forecasts_are_co
     assert ratio.low <= ratio.value <= ratio.high and ratio.value == pytest.approx(result.wape / result.oracle_wape, abs=1e-3)
     levels = {(row["level"], row["h"]) for row in result.levels}
     assert {(lv, h) for lv in ("province", "region", "cell") for h in (0, 1, 2, 3)} == levels
-    assert result.gate is not None and result.gate.rules[0].name == "beats_baseline"
+    assert result.gate is not None and result.gate.rules[0].name == "not_worse_than_baseline"
     run = tracking.client(settings).get_run(result.run_id)
     assert {"holdout_wape", "holdout_mase", "seasonal_naive_wape", "auto_ets_wape", "oracle_wape", "coverage",
             "pinball", "model_over_oracle_wape_low", "model_over_oracle_wape_high"} <= set(run.data.metrics)

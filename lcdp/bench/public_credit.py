@@ -161,18 +161,9 @@ def _xgboost_defaults(X_train: pd.DataFrame, y_train: np.ndarray, seed: int):
 
 
 def _logistic_one_hot(X_train: pd.DataFrame, y_train: np.ndarray, seed: int):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from models.credit_risk.baseline import logistic_one_hot
 
-    categories = categorical_columns(X_train)
-    numbers = [c for c in X_train.columns if c not in categories]
-    columns = ColumnTransformer([
-        ("categories", OneHotEncoder(handle_unknown="ignore"), categories),
-        ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), numbers)])
-    return make_pipeline(columns, LogisticRegression(max_iter=10_000)).fit(X_train, y_train)
+    return logistic_one_hot(X_train, y_train)
 
 
 FITS: dict[str, Callable] = {"lcdp_credit_risk": _ours, "xgboost_defaults": _xgboost_defaults,

@@ -62,8 +62,11 @@ def scores(settings: Settings, champion, versions: dict[str, int]) -> tuple[Data
     from models import tracking
     from models.credit_risk.train import FEATURES_TABLE, MODEL_NAME, CreditRiskConfig
 
-    booster = mlflow.xgboost.load_model(f"models:/{MODEL_NAME}/{champion.version}")
-    estimator = CreditRiskClassifier.from_booster(booster)
+    uri = f"models:/{MODEL_NAME}/{champion.version}"
+    booster = mlflow.xgboost.load_model(uri)
+    # a version logged before the hazard model predicted its horizon itself (one period)
+    periods = int((mlflow.models.get_model_info(uri).metadata or {}).get("periods", 1))
+    estimator = CreditRiskClassifier.from_booster(booster, periods)
     params = tracking.client(settings).get_run(champion.run_id).data.params
     config = CreditRiskConfig.model_validate_json(params["config"]) if "config" in params else CreditRiskConfig()
     features = catalog.read(engine.spark(settings), FEATURES_TABLE, settings, versions[FEATURES_TABLE])
