@@ -53,7 +53,7 @@ def test_the_plot_is_a_png(tmp_path):
 def test_a_growth_the_models_cannot_train_on_is_refused_before_any_work(tmp_path):
     from lcdp.bench.growth import bench_growth
 
-    with pytest.raises(ValueError, match="at least 29 months"):
+    with pytest.raises(ValueError, match="at least 18 months"):
         bench_growth(10, months=12, work=tmp_path)
     with pytest.raises(ValueError, match="two distinct factors"):
         bench_growth(10, factors=(4, 1), work=tmp_path)

@@ -61,7 +61,7 @@ def test_demo_delivers_every_feed_through_its_channel_and_reports_every_table(tm
     # two months hold no complete 12-month label nor a year of spending: the models DAG
     # skipped training (and scoring, with no champion) instead of failing the run
     assert summary["models"] == {
-        "credit_risk": {"skipped": "needs 29 months of history, the world has 2 (lcdp demo --months 36)"},
+        "credit_risk": {"skipped": "needs 18 months of history, the world has 2 (lcdp demo --months 36)"},
         "spending_pattern": {"skipped": "needs 18 months of history, the world has 2 (lcdp demo --months 36)"}}
     assert "gold.credit_risk_scores" not in summary["tables"]
     # the spending product needs only silver; the others wait for a champion's scores

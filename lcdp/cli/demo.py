@@ -20,8 +20,8 @@ app = typer.Typer()
 @app.command(epilog=GLOBAL_HELP)
 def demo(
     ctx: typer.Context,
-    merchants: Annotated[int, typer.Option(min=10, help="Businesses in the generated world.")] = 1000,
-    months: Annotated[int, typer.Option(min=1, max=72, help="Months of history (the credit model needs 29 or more, the spending model 18).")] = 36,
+    merchants: Annotated[int, typer.Option(min=10, help="Businesses in the generated world.")] = 2000,
+    months: Annotated[int, typer.Option(min=1, max=72, help="Months of history (the credit and spending models need 18 or more).")] = 48,
     seed: Annotated[int, typer.Option(help="Seed of the generated world: the same seed and start give the same world.")] = 7,
     start: Annotated[str | None, typer.Option(
         help="First month, YYYY-MM. [default: 2023-01, or earlier for a history too long to end by 2025-12]",
