@@ -325,3 +325,35 @@ def test_the_master_scale_is_cut_at_the_training_shares_and_bands_by_it():
     assert band_ranges(config)["A (very low)"] == (0.0, cuts[0])
     # probabilities that all but coincide still give five distinct cut-offs
     assert len(set(master_scale(np.full(100, 0.05), BAND_SHARES).values())) == 5
+
+
+def test_the_hazard_model_predicts_its_horizon_from_the_one_period_chance():
+    X, y = loan_book(3000)
+    one = CreditRiskClassifier(n_estimators=60, early_stopping_rounds=10).fit(X, y)
+    year = CreditRiskClassifier(n_estimators=60, early_stopping_rounds=10, periods=12).fit(X, y)
+    h = one.predict_proba(X)[:, 1]
+    assert np.allclose(year.predict_proba(X)[:, 1], 1 - (1 - h) ** 12)
+    assert np.allclose(year.predict_proba(X).sum(axis=1), 1.0)
+    # the booster MLflow hands back predicts the horizon once told the periods it was logged with
+    loaded = CreditRiskClassifier.from_booster(year.booster_model_, periods=12)
+    assert np.allclose(loaded.predict_proba(X)[:, 1], year.predict_proba(X)[:, 1])
+    with pytest.raises(ValueError, match="periods must be a whole number"):
+        CreditRiskClassifier(periods=0).fit(X, y)
+
+
+def test_the_baseline_learns_one_period_and_an_earlier_run_s_configuration_still_reads():
+    from models.credit_risk import baseline
+    from models.credit_risk.train import CreditRiskConfig, block_training, embargo
+
+    X, y = loan_book(2000)
+    X = X.assign(region=np.where(np.arange(len(X)) % 7 == 0, None, np.where(np.arange(len(X)) % 2, "a", "b")))
+    pipeline = baseline.logistic_one_hot(X, y, C=0.1, min_frequency=50)
+    one = pipeline.predict_proba(X)[:, 1]
+    assert np.allclose(baseline.probability(pipeline, X, 12), 1 - (1 - one) ** 12)
+    assert "region" in baseline.categorical_columns(X)
+    # a run logged before the hazard model: a null embargo meant the horizon less one month
+    earlier = CreditRiskConfig.model_validate_json('{"embargo_months": null, "estimator": {"balance_classes": true}}')
+    assert embargo(earlier) == 11 and embargo(CreditRiskConfig()) == 0
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    assert block_training(months, ["2024-10"], CreditRiskConfig()) == months[:9]
+    assert block_training(months, ["2024-10"], CreditRiskConfig(embargo_months=2)) == months[:7]

@@ -65,8 +65,9 @@ class CreditRiskConfig(BaseModel):
     #: row, so a block's model learns from every month before the block (0). A model of the
     #: 12-month label needs ``horizon_months - 1``: the months just before a block carry the
     #: labels of the very events the block is judged on, and on a 2000-business world such a
-    #: model scored 0.019 AUC above the generator's own probabilities without that embargo
-    embargo_months: int = 0
+    #: model scored 0.019 AUC above the generator's own probabilities without that embargo.
+    #: ``None`` is ``horizon_months - 1``, as the configurations of earlier runs say
+    embargo_months: int | None = 0
     min_training_months: int = 3
     #: cluster-bootstrap replicates of the intervals (over businesses)
     replicates: int = 1000
@@ -94,7 +95,7 @@ def months_needed(config: CreditRiskConfig | None = None) -> int:
 
 
 def embargo(config: CreditRiskConfig) -> int:
-    return config.embargo_months
+    return config.horizon_months - 1 if config.embargo_months is None else config.embargo_months
 
 
 class Split(BaseModel):
