@@ -135,3 +135,12 @@ def test_the_jobs_give_the_same_rows_on_jvm_spark_connect_as_on_sail(bronze_home
     assert all(sail[name] for name in FUSED)
     for name in FUSED:
         assert jvm[name] == sail[name], name
+
+
+def test_the_embedded_engine_keeps_an_idle_session_as_long_as_the_process(spark):
+    """Sail drops a session idle for 900 s by default; the suite's session engine waits longer
+    than that while the demo runs, and lost its session once ("session ... is not running")."""
+    import os
+
+    assert int(os.environ["SAIL_SPARK__SESSION_TIMEOUT_SECS"]) >= 24 * 3600
+    assert spark.range(3).count() == 3

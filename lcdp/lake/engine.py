@@ -101,6 +101,11 @@ def _start_sail(settings: Settings) -> str:
     # zstd at level 1 instead of Sail's 3: writing silver.transactions took 12 % less (5.4M
     # payments: 15.7 s against 17.6 s) for files about as small
     os.environ.setdefault("SAIL_PARQUET__COMPRESSION", "zstd(1)")
+    # Sail drops a session idle for 900 s; this server is the process's own, and a process
+    # that waits longer between queries (the service between requests, a test session while a
+    # 2000-business demo runs for 11 minutes) would find its session gone ("session ... is not
+    # running") on the next one. A week: the session lives as long as the process.
+    os.environ.setdefault("SAIL_SPARK__SESSION_TIMEOUT_SECS", str(7 * 24 * 3600))
     # Always from this process's settings: a child process (an Airflow task, `lcdp fuse` run by
     # a test) inherits the parent's SAIL_ variables, and must not keep the parent's bound.
     os.environ["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(settings.engine_memory_bytes)
