@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from lcdp.errors import BenchFailed, UsageError
+from models.credit_risk.baseline import categorical_columns
 
 FOLDS = 10
 SEED = 0
@@ -141,10 +142,6 @@ DATASETS: dict[str, PublicCreditData] = {d.name: d for d in (
                "R modeldata::credit_data (bench/data/README.md)",
         licence="MIT (modeldata)"),
 )}
-
-
-def categorical_columns(X: pd.DataFrame) -> list[str]:
-    return [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
 
 
 def _ours(X_train: pd.DataFrame, y_train: np.ndarray, seed: int):
