@@ -296,6 +296,10 @@ class NotBuilt(NotFound):
     """A product a page needs has no version yet."""
 
 
+class OutsideRetention(Gone):
+    """A version of a data product that consumers may no longer (or never) read."""
+
+
 class GrantError(Refused, ValueError):
     """A grant cannot be changed as asked."""
 

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         description="When set, every feed DAG polls its source this often instead of its schedule in "
         "infra/feeds.yaml (for trying the platform under `lcdp up`; read when DAG files are parsed).",
     )
+    product_releases: dict[str, int] = Field(
+        default_factory=dict,
+        description="Releases of a data product consumers may read, per product, e.g. "
+        '{"spending": 3}: the export API and Delta Sharing refuse older versions. A product not '
+        "named keeps its declared number (2).",
+    )
     retention_hours: int = Field(
         default=30 * 24,
         description="Vacuum keeps the files of every table version younger than this (time "

@@ -488,3 +488,81 @@ def test_signed_file_urls_cannot_be_forged_or_reused_for_another_file(lake, serv
         refused = httpx.get(service.url + path, headers=who)
         assert refused.status_code == status and set(refused.json()) == {"errorCode", "message"}
     assert httpx.get(f"{service.url}/delta-sharing/shares").status_code == 401
+
+
+# --------------------------------------------------------------------------- releases kept
+
+
+def test_only_the_kept_releases_are_readable_by_cursor_query_or_file_url(lake, service):
+    """Consumers may read the latest two releases of a product. A cursor is signed, so none
+    can be written by hand for an old version; one given out stops when its version leaves;
+    Delta Sharing refuses an old version in the protocol's shape; a file URL is checked
+    against its key, its grant and the releases kept when it is fetched, and audited."""
+    import base64
+
+    import httpx
+    from sqlalchemy import select
+
+    from lcdp import keys, metadata
+
+    lcdp(lake, "grants", "add", "--consumer", "keeper", "--product", "risk")
+    who = service.key("consumer", "keeper")
+    rows = f"{service.url}/v1/products/risk/rows"
+    query = f"{service.url}/delta-sharing/shares/lcdp/schemas/exports/tables/risk/query"
+    first = httpx.get(rows, params={"limit": 5}, headers=who)
+    assert first.status_code == 200
+    v1, cursor = int(first.headers["x-delta-version"]), first.headers["x-next-cursor"]
+    old_file = [json.loads(line) for line in httpx.post(query, json={}, headers=who).text.splitlines()][2]["file"]
+
+    # a cursor written by hand (in the unsigned shape cursors once had) names no version
+    bound = json.dumps(["risk", "json", None, None, None, None, 5])
+    forged = base64.urlsafe_b64encode(json.dumps({"v": 0, "o": 0, "q": bound}).encode()).decode().rstrip("=")
+    refused = httpx.get(rows, params={"limit": 5, "cursor": forged}, headers=who)
+    assert refused.status_code == 400 and set(refused.json()) == {"error", "status"}
+
+    v2 = build(lake, "risk", full=True).version  # same sources: the same rows, a new release
+    assert v2 > v1
+    assert httpx.get(rows, params={"limit": 5, "cursor": cursor}, headers=who).status_code == 200  # v1 still kept
+    answer = httpx.post(query, json={"version": v1}, headers=who)
+    assert answer.status_code == 200 and answer.headers["delta-table-version"] == str(v1)
+
+    v3 = build(lake, "risk", full=True).version
+    gone = httpx.get(rows, params={"limit": 5, "cursor": cursor}, headers=who)
+    assert gone.status_code == 410 and f"version {v1}" in gone.json()["error"]
+    assert f"versions {v2} to {v3}" in gone.json()["error"]
+    for version in (0, v1, v3 + 5):
+        old = httpx.post(query, json={"version": version}, headers=who)
+        assert old.status_code == 400 and old.json()["errorCode"] == "INVALID_PARAMETER_VALUE", old.text
+        assert set(old.json()) == {"errorCode", "message"}
+    stale = httpx.get(old_file["url"])  # signed for v1, which left: no download
+    assert stale.status_code == 403 and stale.json()["errorCode"] == "PERMISSION_DENIED"
+
+    # a URL of a kept version works until its grant is taken back, or its key revoked
+    kept = [json.loads(line) for line in httpx.post(query, json={"version": v2}, headers=who).text.splitlines()]
+    url = kept[2]["file"]["url"]
+    assert httpx.get(url).status_code == 200
+    lcdp(lake, "grants", "remove", "--consumer", "keeper", "--product", "risk")
+    assert httpx.get(url).status_code == 403
+    lcdp(lake, "grants", "add", "--consumer", "keeper", "--product", "risk")
+    assert httpx.get(url).status_code == 200
+    keys.revoke(lake.metadata_db_url, keys.key_id_of(who["Authorization"][7:]))
+    revoked = httpx.get(url)
+    assert revoked.status_code == 403 and "revoked" in revoked.json()["message"]
+
+    with metadata.session(lake.metadata_db_url) as db:
+        events = list(db.scalars(select(metadata.AuditEvent).where(metadata.AuditEvent.subject == "keeper")
+                                 .order_by(metadata.AuditEvent.event_id)))
+    downloads = [e for e in events if e.action == "sharing.file"]
+    assert len(downloads) == 2 and all(e.detail.startswith(f"v{v2} ") for e in downloads)
+    assert sum(e.action == "sharing.file_refused" for e in events) >= 2  # the grant and the revoked key
+
+
+def test_retention_is_a_setting_per_product(lake):
+    from lcdp.exports import releases
+
+    assert releases.kept(lake, "risk", 2) == 2
+    wider = lake.model_copy(update={"product_releases": {"risk": 5}})
+    assert releases.kept(wider, "risk", 2) == 5 and releases.kept(wider, "spending", 2) == 2
+    readable = releases.readable(wider, "risk", 2)
+    assert len(readable.releases) == min(5, len(lineage.entries("gold.export_risk", lake)))
+    assert readable.releases == tuple(sorted(readable.releases, reverse=True))

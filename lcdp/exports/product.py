@@ -17,7 +17,7 @@ from typing import Literal
 
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lcdp import declarations
 from lcdp.contracts import reference
@@ -86,6 +86,9 @@ class Product(BaseModel):
     nonnegative: bool = True  # whether the protected measure is known to be ≥ 0 (not a forecast)
     margins: list[str]  # in words, for the catalog
     rules: DisclosureRules
+    #: releases consumers may read (the latest N builds; ``LCDP_PRODUCT_RELEASES`` overrides):
+    #: two, so a consumer paging through a release while the next is built can finish
+    releases_kept: int = Field(default=2, ge=1)
     #: filters the API offers → the dimension column each filters
     filters: dict[str, str] = {"region": "sigun_cd", "industry": "industry_code", "month": "month"}
 

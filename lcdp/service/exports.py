@@ -5,13 +5,14 @@ paginated downloads in CSV, Parquet or JSON.
   key sees all. Another product is 403, an unknown one 404.
 - Every page is read from one Delta version of the product, named in its cursor, so a
   rebuild between two pages cannot skip or repeat a row; the cursor also binds the filters.
+  Cursors are signed, and name only versions consumers may read (``lcdp.exports.releases``):
+  a cursor whose version has left retention is answered 410.
 - The ETag is the product's version plus the request: ``If-None-Match`` with it answers 304.
 - Every download (and every refusal) is written to the audit log.
 """
 
 # no "from __future__ import annotations": FastAPI must see the closures' Depends() objects
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -22,11 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from itsdangerous import URLSafeSerializer
 from pydantic import BaseModel
 
 from lcdp import declarations
 from lcdp.errors import BadRequest, Forbidden, Gone, NotFound, Refused
-from lcdp.exports import dictionary, files, grants
+from lcdp.exports import dictionary, files, grants, releases
 from lcdp.exports.disclosure import ALL
 from lcdp.exports.rows import version_rows
 from lcdp.lake import catalog, lineage
@@ -104,18 +106,28 @@ def _month(text: str | None, name: str) -> dt.date | None:
         raise Refused(f"{name} must be a month as YYYY-MM, not {text[:20]!r}") from None
 
 
-def _encode_cursor(version: int, offset: int, query: str) -> str:
-    raw = json.dumps({"v": version, "o": offset, "q": query}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _cursors(settings: Settings) -> URLSafeSerializer:
+    """Cursors are signed with a secret of the home: a consumer cannot write its own to pin a
+    version it was never given, or one that has left retention (checked again on use)."""
+    return URLSafeSerializer(settings.home_secret("export-cursor.key"), salt="lcdp-export-cursor")
 
 
-def _decode_cursor(cursor: str, query: str) -> tuple[int, int]:
+def _query_hash(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()[:16]
+
+
+def encode_cursor(settings: Settings, version: int, offset: int, query: str) -> str:
+    return _cursors(settings).dumps({"v": version, "o": offset, "q": _query_hash(query)})
+
+
+def decode_cursor(settings: Settings, cursor: str, query: str) -> tuple[int, int]:
+    """``(version, offset)`` of a cursor this API gave out for this query; 400 otherwise."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = _cursors(settings).loads(cursor)
         version, offset, bound = int(data["v"]), int(data["o"]), str(data["q"])
-    except Exception:  # noqa: BLE001 - any damage to the cursor is the same refusal
+    except Exception:  # noqa: BLE001 - a forged, damaged or foreign cursor is the same refusal
         raise BadRequest("the cursor is not one this API gave out (start again without it)") from None
-    if bound != query or offset < 0 or version < 0:
+    if bound != _query_hash(query) or offset < 0 or version < 0:
         raise BadRequest("the cursor belongs to another query (same filters and format, or start again)")
     return version, offset
 
@@ -166,12 +178,12 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
         declared = granted_product(request, name, who)
         first, last = _month(month_from, "month_from"), _month(month_to, "month_to")
         query = json.dumps([name, format, region, industry, month_from, month_to, limit])
+        kept = releases.readable(settings, name, declared.releases_kept)  # not built: 404
         if cursor:
-            version, offset = _decode_cursor(cursor, query)
+            version, offset = decode_cursor(settings, cursor, query)
+            kept.check(version)  # a version that left retention since: 410
         else:
-            version, offset = catalog.version(declared.table, settings), 0
-            if version is None:
-                raise NotFound(f"product {name!r} has not been built yet (lcdp export)")
+            version, offset = kept.latest, 0
         etag = f'"{name}-v{version}-{hashlib.sha256((query + (cursor or "")).encode()).hexdigest()[:16]}"'
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag})
@@ -182,7 +194,7 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
         table = filter_rows(table, declared, region, industry, first, last)
         page = table.slice(offset, limit)
         more = offset + page.num_rows < table.num_rows
-        next_cursor = _encode_cursor(version, offset + page.num_rows, query) if more else None
+        next_cursor = encode_cursor(settings, version, offset + page.num_rows, query) if more else None
         headers = {"ETag": etag, "X-Delta-Version": str(version), "X-Total-Rows": str(table.num_rows),
                    "Cache-Control": "private, max-age=0, must-revalidate"}
         if next_cursor:

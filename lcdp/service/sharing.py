@@ -6,9 +6,14 @@ consumer whose key is the profile's bearer token (``lcdp share profile``). Table
 the ``delta-table-version`` header; list answers are one JSON line; metadata and query answers
 are JSON Lines (protocol, metaData, then one ``file`` per data file).
 
-File URLs point back at this service and carry their own signature: an HMAC of (table, file,
-expiry) under a secret kept in the home, valid for ``SHARING_URL_SECONDS``; the client fetches
-them without its bearer token, with range requests. Every refusal is a 4xx with
+File URLs point back at this service and carry their own signature: an HMAC of (key, product,
+version, file, expiry) under a secret kept in the home, valid for ``SHARING_URL_SECONDS``; the
+client fetches them without its bearer token, with range requests. The signature only says
+this server gave the URL out: each download checks again that the key is live, the product
+still granted to it and the version still readable, and is audited.
+
+A query may ask for a version (``{"version": N}``), but only one of the product's releases
+consumers may read (``lcdp.exports.releases``, the same rule as the export API's cursors). Every refusal is a 4xx with
 ``{errorCode, message}``: the official client retries 5xx for minutes, 4xx never.
 """
 
@@ -30,8 +35,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from lcdp import declarations, keys
-from lcdp.errors import SharingError
-from lcdp.exports import dictionary, grants
+from lcdp.errors import NotBuilt, OutsideRetention, SharingError
+from lcdp.exports import dictionary, grants, releases
 from lcdp.lake import catalog
 from lcdp.pipeline import products
 from lcdp.settings import Settings
@@ -62,24 +67,35 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign_file(secret: bytes, table: str, file: str, expires: int) -> str:
-    payload = _b64(json.dumps([table, file, expires], separators=(",", ":")).encode())
+class FileGrant(BaseModel):
+    """What a signed file URL names: who was given it, for which product version and file."""
+
+    key_id: str
+    product: str
+    version: int
+    file: str
+
+
+def sign_file(secret: bytes, grant: FileGrant, expires: int) -> str:
+    fields = [grant.key_id, grant.product, grant.version, grant.file, expires]
+    payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
     return f"{payload}.{_b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())}"
 
 
-def verify_file(secret: bytes, token: str) -> tuple[str, str]:
-    """``(table, file)`` of a signed token; raises 403 when it is forged or expired."""
+def verify_file(secret: bytes, token: str) -> FileGrant:
+    """What a signed token names; raises 403 when it is forged or expired."""
     payload, _, signature = token.partition(".")
     expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
     if not signature or not hmac.compare_digest(signature, expected):
         raise _error(403, "PERMISSION_DENIED", "this file URL is not signed by this server")
     try:
-        table, file, expires = json.loads(_unb64(payload))
+        key_id, product, version, file, expires = json.loads(_unb64(payload))
+        grant = FileGrant(key_id=key_id, product=product, version=version, file=file)
     except Exception:  # noqa: BLE001 - a signed payload we cannot read is still refused
         raise _error(403, "PERMISSION_DENIED", "this file URL is damaged") from None
     if time.time() > int(expires):
         raise _error(403, "PERMISSION_DENIED", "this file URL has expired: query the table again")
-    return str(table), str(file)
+    return grant
 
 
 #: the protocol's error code for a refusal that is not one of ours (a missing key, a bad route)
@@ -116,6 +132,12 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
         if handle is None:
             raise _error(404, "RESOURCE_DOES_NOT_EXIST", f"table {name!r} has not been built yet")
         return handle
+
+    def readable(name: str) -> releases.Readable:
+        try:
+            return releases.readable(settings, name, products.declared(name).releases_kept)
+        except NotBuilt as exc:
+            raise _error(404, "RESOURCE_DOES_NOT_EXIST", str(exc)) from None
 
     def items(rows: list[dict]) -> JSONResponse:
         return JSONResponse({"items": rows})
@@ -188,17 +210,21 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
             raise _error(400, "INVALID_PARAMETER_VALUE", "only the latest version or a given version can be queried")
         if body.version is not None:
             try:
+                readable(name).check(body.version)
+            except OutsideRetention as exc:
+                raise _error(400, "INVALID_PARAMETER_VALUE", str(exc)) from None
+            try:
                 handle.load_as_version(body.version)
-            except Exception:  # noqa: BLE001 - a version that never was or is gone
+            except Exception:  # noqa: BLE001 - a version vacuumed away
                 raise _error(400, "INVALID_PARAMETER_VALUE", f"version {body.version} of {name!r} is not kept") from None
         version = handle.version()
-        table = declarations.product(name).table
         expires = int(time.time()) + SHARING_URL_SECONDS
         base = str(request.base_url).rstrip("/")
         lines = header_lines(name, handle)
         actions = pa.table(handle.get_add_actions(flatten=True)).to_pylist()
         for action in actions:
-            token = sign_file(secret, table, action["path"], expires)
+            grant = FileGrant(key_id=key.key_id, product=name, version=version, file=action["path"])
+            token = sign_file(secret, grant, expires)
             lines.append({"file": {
                 "url": f"{base}{PREFIX}/files/{token}", "id": hashlib.sha256(action["path"].encode()).hexdigest(),
                 "partitionValues": {}, "size": int(action["size_bytes"]),
@@ -208,12 +234,31 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
         return ndjson(lines, version)
 
     @router.api_route("/files/{token}", methods=["GET", "HEAD"], include_in_schema=False)
-    def signed_file(token: str) -> FileResponse:
-        table, file = verify_file(secret, token)
-        root = catalog.table(table).path(settings).resolve()
-        path = (root / file).resolve()
+    def signed_file(request: Request, token: str) -> FileResponse:
+        """One data file of a query's answer. The URL was signed for a key, a product version
+        and a file; whether that key may still read them is asked again now: a key revoked,
+        a grant taken back or a version out of retention since the query stops the download."""
+        request.state.audit_action = "sharing.file_refused"
+        grant = verify_file(secret, token)
+        request.state.audit_target = f"product/{grant.product}"
+        key = keys.live(settings.metadata_db_url, grant.key_id)
+        if key is None:
+            raise _error(403, "PERMISSION_DENIED", "the key this file URL was given to is revoked or expired")
+        request.state.caller = key
+        if grant.product not in products.names() or grant.product not in tables_of(key):
+            raise _error(403, "PERMISSION_DENIED", f"table {grant.product!r} is no longer shared with {key.subject!r}")
+        try:
+            readable(grant.product).check(grant.version)
+        except OutsideRetention as exc:
+            raise _error(403, "PERMISSION_DENIED", f"{exc}: query the table again") from None
+        root = catalog.table(declarations.product(grant.product).table).path(settings).resolve()
+        path = (root / grant.file).resolve()
         if root not in path.parents or not path.is_file():
             raise _error(404, "RESOURCE_DOES_NOT_EXIST", "this file is no longer kept: query the table again")
+        if request.method == "GET":
+            ranged = request.headers.get("range")
+            audit(settings, key, "sharing.file", f"product/{grant.product}", 200,
+                  f"v{grant.version} {grant.file}{' ' + ranged if ranged else ''}"[:300], None)
         return FileResponse(path, media_type="application/octet-stream")
 
     app.include_router(router)
