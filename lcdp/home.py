@@ -3,6 +3,7 @@ imports: the command line checks the home before anything else loads."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lcdp.errors import HomeError
@@ -30,12 +31,30 @@ def home_problem(home: Path) -> str | None:
     return None
 
 
+#: What the platform's processes leave out of every file and folder they make: everything
+#: for the group and others. The home holds partners' raw deliveries, quarantined rows with
+#: their raw text, pseudonym keys and the metadata DB; no other local user may read them.
+PRIVATE_UMASK = 0o077
+
+
+def keep_private(home: Path) -> None:
+    """Make the home readable by its owner only, and every file this process makes from now on.
+
+    The umask covers what libraries write without asking us for a mode (Delta files written
+    by the engine and delta-rs, SQLite's database, MLflow's artifacts, Airflow's logs); the
+    home's own mode covers what an older version left readable inside it."""
+    os.umask(PRIVATE_UMASK)
+    if home.is_dir() and home.stat().st_uid == os.geteuid():
+        home.chmod(0o700)
+
+
 def mark(home: Path) -> None:
-    """Make ``home`` (a folder) and mark it as a platform home."""
+    """Make ``home`` (a folder, private to its owner) and mark it as a platform home."""
     home = home.expanduser().resolve()
     if home.is_file():
         raise HomeError(f"{home} is a file, not a platform home")
     home.mkdir(parents=True, exist_ok=True)
+    keep_private(home)
     marker = home / HOME_MARKER
     if not marker.exists():
         marker.write_text("This folder is a Local Currency Data Platform home (lcdp --home).\n")

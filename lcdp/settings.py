@@ -87,6 +87,16 @@ class Settings(BaseSettings):
         default=60.0,
         description="An upload whose body sends no bytes for this long is answered 408 and dropped.",
     )
+    upload_deadline_seconds: float = Field(
+        default=3600.0, gt=0,
+        description="An upload whose whole body has not arrived this long after it began is answered "
+        "408 and dropped, however steadily its bytes trickle in.",
+    )
+    landing_quota_bytes: int = Field(
+        default=64 * 1024**3, ge=0,
+        description="Bytes a partner may hold in landing (every delivery is kept there, refused ones "
+        "too); a delivery that would pass it is refused 413 until an operator makes room.",
+    )
     ingest_lease_seconds: int = Field(
         default=3600,
         description="An ingest unfinished after this long is taken to have died and may be redone.",

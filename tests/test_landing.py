@@ -26,7 +26,7 @@ def test_landed_file_is_hashed_immutable_and_inside_its_upload_folder(tmp_path):
     assert landed.path == (tmp_path / "kona" / "transactions" / "u1" / "a.csv").resolve()
     assert landed.sha256 == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     assert landed.size_bytes == 5
-    assert oct(landed.path.stat().st_mode)[-3:] == "444"
+    assert oct(landed.path.stat().st_mode)[-3:] == "400"
 
 
 def test_oversized_delivery_is_refused_and_leaves_nothing(tmp_path):

@@ -174,6 +174,60 @@ def test_a_stalled_upload_body_is_answered_408(settings):
         assert "408" in spec["paths"]["/v1/uploads/{partner}/{dataset}"]["post"]["responses"]
 
 
+def test_a_body_trickling_in_is_cut_off_at_the_whole_request_deadline(settings):
+    """A byte every 0.3 s never trips the 1.5 s stall timer; the 2 s deadline ends it."""
+    with Service(settings.model_copy(update={"upload_stall_seconds": 1.5, "upload_deadline_seconds": 2.0})) as svc:
+        kona = svc.key("partner", "kona")
+        with socket.create_connection(("127.0.0.1", svc.port)) as sock:
+            sock.sendall((f"POST /v1/uploads/kona/transactions?file_name=slow.csv HTTP/1.1\r\nHost: x\r\n"
+                          f"Authorization: {kona['Authorization']}\r\nContent-Type: text/csv\r\n"
+                          f"Content-Length: {len(KONA_CSV)}\r\n\r\n").encode())
+            started, answer = time.monotonic(), b""
+            sock.settimeout(0.3)
+            for byte in KONA_CSV:
+                try:
+                    sock.sendall(bytes([byte]))
+                    answer += sock.recv(4096)
+                except (TimeoutError, socket.timeout):
+                    continue
+                except OSError:
+                    break
+                if answer:
+                    break
+            waited = time.monotonic() - started
+        text = answer.decode("latin-1")
+        assert text.startswith("HTTP/1.1 408"), text[:200]
+        assert "LCDP_UPLOAD_DEADLINE_SECONDS" in text and 1.8 < waited < 10, waited
+        assert landed_files(svc) == [] and audit(svc) == [("upload.refused", 408)]
+
+
+def test_a_partner_past_its_landing_quota_is_refused_and_others_are_not(settings):
+    """Refused deliveries stay in landing, so landing is bounded per partner."""
+    quota = len(KONA_CSV) + len(KONA_CSV) // 2
+    with Service(settings.model_copy(update={"landing_quota_bytes": quota})) as svc:
+        kona, ked = svc.key("partner", "kona"), svc.key("partner", "ked")
+        assert upload(svc, kona).status_code == 201
+        other = KONA_CSV.replace(b"T00000003", b"T00000009")
+        full = upload(svc, kona, body=other, file_name="second.csv")
+        assert full.status_code == 413 and "LCDP_LANDING_QUOTA_BYTES" in full.json()["error"]
+        # without a Content-Length the stream is stopped at the quota, and nothing stays
+        chunked = httpx.post(f"{svc.url}/v1/uploads/kona/transactions", params={"file_name": "chunked.csv"},
+                             content=iter([other[:100], other[100:]]), headers={**kona, "Content-Type": "text/csv"})
+        assert chunked.status_code == 413 and "quota" in chunked.json()["error"]
+        assert len(landed_files(svc)) == 1
+        assert upload(svc, ked, "ked", "credit", KED_PSV, "text/plain", "ked.psv").status_code == 201
+
+
+def test_a_long_unknown_path_is_bounded_in_the_answer_and_the_audit(service):
+    long = "/" + "a" * 12_000
+    answer = httpx.get(service.url + long, headers=service.key("admin", "ops"))
+    assert answer.status_code == 404 and len(answer.text) < 600
+    with metadata.session(service.settings.metadata_db_url) as db:
+        event = db.scalars(select(metadata.AuditEvent).order_by(metadata.AuditEvent.event_id.desc())).first()
+    assert event.status_code == 404 and len(event.target) <= 200 and len(event.detail) <= 1000
+    assert event.target.endswith("…")
+
+
 def test_truncated_upload_is_refused_and_leaves_nothing(service):
     kona = service.key("partner", "kona")
     body = KONA_CSV

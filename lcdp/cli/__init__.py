@@ -24,7 +24,7 @@ from lcdp import __version__, log
 from lcdp.cli import access, bench, demo, lake, models, partners, products, services
 from lcdp.cli.context import Ctx, err, state
 from lcdp.errors import HomeError, Interrupted, LcdpError, UsageError
-from lcdp.home import DEFAULT_HOME, home_problem
+from lcdp.home import DEFAULT_HOME, home_problem, keep_private
 
 #: Commands that work without a platform home (they make one, or need none).
 NO_HOME_NEEDED = {"init", "demo", "generate", "contracts", "dictionary", "bench", None}
@@ -59,6 +59,8 @@ def main(
     problem = home_problem(home_dir)
     if problem and not state.get("help") and (ctx.invoked_subcommand not in NO_HOME_NEEDED or home_dir.is_file()):
         raise HomeError(problem)
+    if problem is None:
+        keep_private(home_dir)  # what this command writes in the home is its owner's alone
     ctx.obj = Ctx(home, as_json)
 
 

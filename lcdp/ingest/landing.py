@@ -1,4 +1,10 @@
-"""The landing zone: every delivery's bytes, immutable, under ``landing/<partner>/<dataset>/<upload_id>/``."""
+"""The landing zone: every delivery's bytes, immutable, under ``landing/<partner>/<dataset>/<upload_id>/``.
+
+A landed file holds what the partner sent, raw identifiers included, so it is readable by the
+platform's own user only (0400), and each partner's bytes in landing are bounded by a quota:
+refused deliveries stay too (nothing a partner sends is lost), so without one a partner could
+fill the disk.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import func, select
+
+from lcdp import metadata
 from lcdp.errors import DeliveryTooLarge, UnsafeFileName
 
 _CHUNK = 1024 * 1024
@@ -86,7 +95,7 @@ class LandingWriter:
     def finish(self) -> LandedFile:
         self._out.close()
         os.replace(self._partial, self.target)
-        self.target.chmod(0o444)
+        self.target.chmod(0o400)
         return LandedFile(self.target, self._digest.hexdigest(), self.size)
 
     def abort(self) -> None:
@@ -117,3 +126,16 @@ def sha256_of(path: Path) -> str:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def held_bytes(db_url: str, partner: str) -> int:
+    """The bytes ``partner``'s deliveries hold in landing (a re-sent file keeps none of its own)."""
+    with metadata.session(db_url) as db:
+        total = db.scalar(select(func.coalesce(func.sum(metadata.Upload.size_bytes), 0))
+                          .where(metadata.Upload.partner == partner, metadata.Upload.duplicate_of.is_(None)))
+    return int(total or 0)
+
+
+def room_for(db_url: str, partner: str, quota: int) -> int:
+    """Bytes ``partner`` may still deliver into landing under ``quota``."""
+    return max(0, quota - held_bytes(db_url, partner))

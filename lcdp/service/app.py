@@ -36,7 +36,7 @@ from lcdp.errors import (
 )
 from lcdp.exports.files import spreadsheet_safe
 from lcdp.ingest import ingest_landed, new_upload_id
-from lcdp.ingest.landing import LandingWriter, safe_file_name
+from lcdp.ingest.landing import LandingWriter, room_for, safe_file_name
 from lcdp.keys import Role
 from lcdp.lake import catalog
 from lcdp.metadata import REFUSED_WHOLE, Receipt
@@ -73,12 +73,23 @@ class Caller(BaseModel):
     subject: str
 
 
+#: The most of a request's own text (a path, a message quoting it) one audit event keeps:
+#: a caller must not be able to write megabytes into the log with one long URL.
+AUDIT_TARGET_CHARS, AUDIT_DETAIL_CHARS = 200, 1000
+
+
+def bounded(text: str | None, limit: int) -> str | None:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
+    return text if text is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _audit(settings: Settings, caller: Caller | None, action: str, target: str, status: int,
            detail: str | None = None, upload_id: str | None = None) -> None:
     with metadata.session(settings.metadata_db_url) as db:
         db.add(metadata.AuditEvent(
             key_id=caller.key_id if caller else None, subject=caller.subject if caller else None,
-            action=action, target=target, status_code=status, detail=detail, upload_id=upload_id,
+            action=action, target=bounded(target, AUDIT_TARGET_CHARS), status_code=status,
+            detail=bounded(detail, AUDIT_DETAIL_CHARS), upload_id=upload_id,
         ))
         db.commit()
 
@@ -101,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         action = getattr(request.state, "audit_action", None) or (
             "auth.refused" if status == 401 else "upload.refused" if upload else "request.refused")
         target = getattr(request.state, "audit_target", None) or request.url.path
-        _audit(settings, who, action, target[:200], status, message, upload_id)
+        _audit(settings, who, action, target, status, message, upload_id)
         if isinstance(exc, PageRefused):
             return refusal_page(request, exc)
         body = exc.body() or {"error": message, "status": status, **({"upload_id": upload_id} if upload_id else {})}
@@ -114,8 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         """The router's and the framework's own refusals, as platform errors."""
-        routing = {404: f"no such endpoint: {request.method} {request.url.path} (see /docs)",
-                   405: f"{request.method} is not allowed on {request.url.path}"}
+        path = bounded(request.url.path, AUDIT_TARGET_CHARS)
+        routing = {404: f"no such endpoint: {request.method} {path} (see /docs)",
+                   405: f"{request.method} is not allowed on {path}"}
         # the router's own 404/405 say "Not Found"/"Method Not Allowed"; ours say more
         generic = exc.detail in ("Not Found", "Method Not Allowed")
         message = routing[exc.status_code] if generic and exc.status_code in routing else str(exc.detail)
@@ -173,7 +185,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               responses={200: {"model": Receipt, "description": "The same bytes were delivered before"}, **errors},
               summary="Deliver one file of a partner dataset",
               description="The body is the file, streamed. A body that sends no bytes for "
-                          "LCDP_UPLOAD_STALL_SECONDS (default 60) is answered 408 and nothing of it is kept.")
+                          "LCDP_UPLOAD_STALL_SECONDS (default 60), or has not all arrived "
+                          "LCDP_UPLOAD_DEADLINE_SECONDS (default 3600) after it began, is answered 408 and "
+                          "nothing of it is kept. A delivery that would take the partner past "
+                          "LCDP_LANDING_QUOTA_BYTES in landing is answered 413.")
     async def upload(
         request: Request,
         partner: str,
@@ -197,21 +212,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         safe_file_name(file_name)  # an unsafe name: 422
         if content_length is not None and content_length > settings.max_upload_bytes:
             raise DeliveryTooLarge(f"delivery of {content_length} bytes exceeds the limit of {settings.max_upload_bytes}")
+        room = await run_in_threadpool(room_for, settings.metadata_db_url, partner, settings.landing_quota_bytes)
+        full = DeliveryTooLarge(f"partner {partner!r} has {room} bytes left of its landing quota of "
+                                f"{settings.landing_quota_bytes} (LCDP_LANDING_QUOTA_BYTES): an operator must make room")
+        if (content_length or 1) > room:
+            raise full
         # Stream the body straight into landing, hashing and counting as it arrives: bounded
         # memory and one write, whatever the size. Nothing stays if it is cut short or too big.
         upload_id = new_upload_id()
-        writer = LandingWriter(settings.landing_root, partner, dataset, upload_id, file_name, settings.max_upload_bytes)
-        stall = settings.upload_stall_seconds
+        writer = LandingWriter(settings.landing_root, partner, dataset, upload_id, file_name,
+                               min(settings.max_upload_bytes, room))
+        # Two clocks: the stall timer restarts with every chunk; the deadline does not, so a
+        # client trickling a byte at a time cannot hold a connection (and a worker) forever.
+        stall, clock = settings.upload_stall_seconds, asyncio.get_running_loop().time
+        deadline = clock() + settings.upload_deadline_seconds
         try:
             try:
                 chunks = request.stream().__aiter__()
                 while True:
                     try:
-                        chunk = await asyncio.wait_for(chunks.__anext__(), timeout=stall)
+                        chunk = await asyncio.wait_for(chunks.__anext__(), timeout=min(stall, deadline - clock()))
                     except StopAsyncIteration:
                         break
                     writer.write(chunk)
             except asyncio.TimeoutError as exc:
+                if clock() >= deadline:
+                    raise RequestTimeout(f"the upload did not arrive within {settings.upload_deadline_seconds:g} s "
+                                         "(LCDP_UPLOAD_DEADLINE_SECONDS); send it again") from exc
                 raise RequestTimeout(f"the upload stalled: no bytes arrived for {stall:g} s "
                                      "(LCDP_UPLOAD_STALL_SECONDS); send it again") from exc
             except ClientDisconnect as exc:
@@ -219,6 +246,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if content_length is not None and writer.size != content_length:
                 raise BadRequest(f"the upload was cut off: {writer.size} of {content_length} bytes arrived")
             landed = writer.finish()
+        except DeliveryTooLarge:
+            writer.abort()
+            raise full if writer.size <= settings.max_upload_bytes else DeliveryTooLarge(
+                f"delivery exceeds the limit of {settings.max_upload_bytes} bytes") from None
         except BaseException:
             writer.abort()
             raise
