@@ -105,7 +105,6 @@ def _ym(month: dt.date) -> str:
 def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Request, PageRefused], Response]:
     """Add the dashboard's pages to ``app``; returns the renderer of a refused page, which the
     service's error handler calls (``audit``: the log)."""
-    router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
     def lang_of(request: Request) -> str:
         asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
@@ -123,6 +122,8 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Requ
 
     def signed_in(request: Request):
         return session.key_of(settings, request.cookies.get(session.COOKIE))
+
+    router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
     def to_login(request: Request) -> RedirectResponse:
         response = RedirectResponse("/dashboard/login", status_code=303)
@@ -225,12 +226,16 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Requ
         if key.role == Role.ADMIN or not warmed.is_set():
             warm_up(admin=key.role == Role.ADMIN)
         response = RedirectResponse("/dashboard", status_code=303)
-        response.set_cookie(session.COOKIE, session.cookie_for(settings, key), max_age=session.MAX_AGE,
+        response.set_cookie(session.COOKIE, session.start(settings, key), max_age=session.MAX_AGE,
                             httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
 
     @router.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        """Ends the session on the server, not only in this browser: a copy of the cookie
+        opens nothing afterwards."""
+        key = session.end(settings, request.cookies.get(session.COOKIE))
+        audit(settings, _Who(key) if key else None, "dashboard.logout", "dashboard/logout", 303)
         response = RedirectResponse("/dashboard/login", status_code=303)
         response.delete_cookie(session.COOKIE)
         return response
