@@ -1,5 +1,6 @@
 """Signing in to and out of the dashboard against a real uvicorn server on loopback: signing
-out ends the session on the server (a replayed cookie opens no page and no download)."""
+out ends the session on the server (a replayed cookie opens no page and no download), and a
+form POST another site made is refused (login CSRF)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,30 @@ def test_a_cookie_replayed_after_signing_out_opens_nothing(service):
     assert httpx.get(f"{service.url}/v1/products", cookies={"lcdp_session": again.cookies["lcdp_session"]},
                      timeout=60).status_code == 200
 
+
+def test_a_sign_in_or_out_posted_by_another_site_is_refused_and_audited(service):
+    key = _key(service, "city")
+    key_id = keys.key_id_of(key)
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Referer": "https://evil.example/trap.html"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": service.url.replace("127.0.0.1", "localhost")}):
+        refused = _sign_in(service, key, **headers)
+        assert refused.status_code == 403, headers
+        assert "lcdp_session" not in refused.cookies
+        assert "다른 사이트에서 보낸 요청은 받지 않습니다" in refused.text and "<main" in refused.text  # the dashboard's page
+        assert _audit(service)[-1][:3] == ("dashboard.cross_site_refused", None, 403)
+    # the dashboard's own form (same origin) and a script (no Origin, no Referer) sign in
+    for headers in ({"Origin": service.url, "Sec-Fetch-Site": "same-origin"},
+                    {"Referer": service.url + "/dashboard/login"}, {}):
+        assert _sign_in(service, key, **headers).status_code == 303, headers
+
+    # signing out from another site is refused too, and the session lives on
+    cookie = {"lcdp_session": _sign_in(service, key).cookies["lcdp_session"]}
+    refused = httpx.post(f"{service.url}/dashboard/logout", cookies=cookie,
+                         headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, timeout=60)
+    assert refused.status_code == 403 and "city (consumer)" in refused.text
+    action, who, status, detail = _audit(service)[-1]
+    assert (action, who, status) == ("dashboard.cross_site_refused", key_id, 403) and "cross-site" in detail
+    assert httpx.get(f"{service.url}/v1/products", cookies=cookie, timeout=60).status_code == 200
+    assert httpx.post(f"{service.url}/dashboard/logout", cookies=cookie, timeout=60).status_code == 303
+    assert httpx.get(f"{service.url}/v1/products", cookies=cookie, timeout=60).status_code == 401

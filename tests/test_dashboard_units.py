@@ -1,6 +1,7 @@
 """The dashboard's parts that need no browser: the map's regions, how numbers are written,
-the session and its cookie, and what the charts' specs draw (compiled and rendered by
-vl-convert, the package whose Vega-Lite the service bundles for the browser)."""
+the session and its cookie, what a cross-site form POST is, and what the charts' specs draw
+(compiled and rendered by vl-convert, the package whose Vega-Lite the service bundles for the
+browser)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,20 @@ def test_a_session_ends_on_the_server_when_signed_out_and_after_eight_hours(sett
             expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
         db.commit()
     assert session.key_of(settings, second) is None
+
+
+def test_a_form_post_from_another_site_is_told_apart_from_the_dashboards_own():
+    own = "http://127.0.0.1:8000/"
+    assert session.cross_site(own, "http://127.0.0.1:8000", None, "same-origin") is None
+    assert session.cross_site(own, None, None, None) is None  # curl, a script: no browser to forge
+    assert session.cross_site("https://dash.example/", "https://DASH.example:443", None, None) is None
+    assert session.cross_site(own, "https://evil.example", None, None)
+    assert session.cross_site(own, "http://127.0.0.1:8001", None, None)  # another port
+    assert session.cross_site(own, "https://127.0.0.1:8000", None, None)  # another scheme
+    assert session.cross_site(own, "null", None, None)  # a sandboxed or privacy-stripped origin
+    assert session.cross_site(own, None, "https://evil.example/page", None)
+    assert session.cross_site(own, None, "http://127.0.0.1:8000/dashboard/login", None) is None
+    assert session.cross_site(own, "http://127.0.0.1:8000", None, "cross-site")
 
 
 def _svg_texts(svg: str) -> list[str]:

@@ -7,13 +7,17 @@ on the server (a copy of the cookie replayed afterwards opens nothing), and revo
 expiring a key ends its sessions. Signing in again makes a new session.
 
 The cookie is HttpOnly and SameSite=Strict; the export API accepts it for GETs only (a
-download link on a page), so no other site can make a signed-in browser write."""
+download link on a page). A dashboard form POST (sign in, sign out) is refused when the
+browser says it comes from another site (``cross_site``): SameSite keeps the cookie off such
+a POST, but signing in needs no cookie, so another site could otherwise sign a visitor in
+under its own key (login CSRF)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import secrets
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
@@ -93,3 +97,32 @@ def end(settings: Settings, cookie: str | None) -> metadata.ApiKey | None:
             db.commit()
     return key
 
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """A URL's origin as (scheme, host, port), the default port filled in; None when it has
+    none (``null``, garbage)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+def cross_site(own_url: str, origin: str | None, referer: str | None, fetch_site: str | None) -> str | None:
+    """Why a form POST to the service at ``own_url`` comes from another site, or None.
+
+    A browser sends ``Origin`` on every POST, so a POST whose ``Origin`` is not the service's
+    own (scheme, host and port) was made by another page; ``Sec-Fetch-Site: cross-site`` says
+    so outright. Without ``Origin`` the ``Referer``'s origin stands in. A request with neither
+    is no browser's (curl, a script) and cannot be forged by another site, so it passes."""
+    if (fetch_site or "").strip().lower() == "cross-site":
+        return "Sec-Fetch-Site: cross-site"
+    claimed, header = (origin, "Origin") if origin is not None else (referer, "Referer")
+    if claimed is None:
+        return None
+    if _origin(claimed) is None or _origin(claimed) != _origin(own_url):
+        return f"{header} {claimed[:100]!r} is not this service"
+    return None
