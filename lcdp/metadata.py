@@ -205,3 +205,17 @@ class VersionPin(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     pinned_by: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class DashboardSession(Base):
+    """A dashboard sign-in, held here so that signing out ends it on the server: the cookie
+    alone (signed, 8 hours) would still open pages if replayed after it was deleted. Only the
+    SHA-256 of the session id is kept, so reading this table signs no one in."""
+
+    __tablename__ = "dashboard_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,6 +1,7 @@
 """The dashboard's parts that need no browser: the map's regions, how numbers are written,
-the session cookie, and what the charts' specs draw (compiled and rendered by vl-convert, the
-package whose Vega-Lite the service bundles for the browser)."""
+the session and its cookie, what a cross-site form POST is, and what the charts' specs draw
+(compiled and rendered by vl-convert, the package whose Vega-Lite the service bundles for the
+browser)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pandas as pd
 import shapely
 import vl_convert
 from shapely.geometry import shape
+from sqlalchemy import select, update
 
-from lcdp import keys
+from lcdp import keys, metadata
 from lcdp.contracts import reference
 from lcdp.dashboard import charts, data, session
 from lcdp.dashboard.routes import HERE, _region_charts
@@ -52,14 +54,46 @@ def test_amounts_are_written_in_korean_units_and_suppressed_cells_as_suppressed(
 def test_a_session_stands_for_its_key_until_the_key_is_revoked(settings, tmp_path):
     token = keys.create(settings.metadata_db_url, "consumer", "city")
     key = keys.verify(settings.metadata_db_url, token)
-    cookie = session.cookie_for(settings, key)
-    assert token not in cookie and session.key_of(settings, cookie).key_id == key.key_id
+    cookie = session.start(settings, key)
+    assert token not in cookie and key.key_id not in cookie and session.key_of(settings, cookie).key_id == key.key_id
     other = Settings(home=tmp_path / "other", metadata_url=settings.metadata_db_url)
     assert session.key_of(other, cookie) is None  # signed under another home's secret
     assert session.key_of(settings, cookie[:-2] + "xx") is None and session.key_of(settings, "") is None
     assert session.key_of(settings, "x" * 10_000) is None
     keys.revoke(settings.metadata_db_url, key.key_id)
     assert session.key_of(settings, cookie) is None
+
+
+def test_a_session_ends_on_the_server_when_signed_out_and_after_eight_hours(settings):
+    """The cookie is only a pointer: once its session is ended (or past its 8 hours) the same
+    cookie, still validly signed, stands for no one; signing in again is a new session."""
+    key = keys.verify(settings.metadata_db_url, keys.create(settings.metadata_db_url, "admin", "ops"))
+    first, second = session.start(settings, key), session.start(settings, key)
+    assert first != second
+    assert session.end(settings, first).key_id == key.key_id
+    assert session.key_of(settings, first) is None and session.end(settings, first) is None
+    assert session.key_of(settings, second).key_id == key.key_id  # another sign-in is untouched
+    with metadata.session(settings.metadata_db_url) as db:
+        rows = list(db.scalars(select(metadata.DashboardSession)))
+        assert len(rows) == 2 and not any(r.session_hash in first + second for r in rows)  # only hashes kept
+        db.execute(update(metadata.DashboardSession).values(
+            expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+        db.commit()
+    assert session.key_of(settings, second) is None
+
+
+def test_a_form_post_from_another_site_is_told_apart_from_the_dashboards_own():
+    own = "http://127.0.0.1:8000/"
+    assert session.cross_site(own, "http://127.0.0.1:8000", None, "same-origin") is None
+    assert session.cross_site(own, None, None, None) is None  # curl, a script: no browser to forge
+    assert session.cross_site("https://dash.example/", "https://DASH.example:443", None, None) is None
+    assert session.cross_site(own, "https://evil.example", None, None)
+    assert session.cross_site(own, "http://127.0.0.1:8001", None, None)  # another port
+    assert session.cross_site(own, "https://127.0.0.1:8000", None, None)  # another scheme
+    assert session.cross_site(own, "null", None, None)  # a sandboxed or privacy-stripped origin
+    assert session.cross_site(own, None, "https://evil.example/page", None)
+    assert session.cross_site(own, None, "http://127.0.0.1:8000/dashboard/login", None) is None
+    assert session.cross_site(own, "http://127.0.0.1:8000", None, "cross-site")
 
 
 def _svg_texts(svg: str) -> list[str]:

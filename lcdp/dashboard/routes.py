@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -105,7 +105,6 @@ def _ym(month: dt.date) -> str:
 def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Request, PageRefused], Response]:
     """Add the dashboard's pages to ``app``; returns the renderer of a refused page, which the
     service's error handler calls (``audit``: the log)."""
-    router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
     def lang_of(request: Request) -> str:
         asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
@@ -124,6 +123,24 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Requ
     def signed_in(request: Request):
         return session.key_of(settings, request.cookies.get(session.COOKIE))
 
+    def same_site(request: Request) -> None:
+        """Refuses a dashboard form POST another site made (``session.cross_site``): every POST
+        route of the router passes here, so one added later is covered too. The refusal is a
+        403 page, audited."""
+        if request.method != "POST":
+            return
+        why = session.cross_site(str(request.base_url), request.headers.get("origin"),
+                                 request.headers.get("referer"), request.headers.get("sec-fetch-site"))
+        if why is None:
+            return
+        who = signed_in(request)
+        if who is not None:
+            request.state.caller = _Who(who)
+        request.state.audit_action, request.state.audit_target = "dashboard.cross_site_refused", request.url.path
+        raise PageRefused(403, f"{Text(lang_of(request))('cross_site')} ({why})")
+
+    router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(same_site)])
+
     def to_login(request: Request) -> RedirectResponse:
         response = RedirectResponse("/dashboard/login", status_code=303)
         if request.query_params.get("lang") in LANGS:  # the language asked for holds through sign-in
@@ -138,11 +155,11 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Requ
         return Page(t, request, who, nav, title)
 
     def refusal_page(request: Request, exc: PageRefused) -> Response:
-        """A refused page, in the dashboard's language and with its navigation."""
+        """A refused page, in the dashboard's language and with its navigation (none for a
+        visitor not signed in: a sign-in form another site posted is refused too)."""
         who = signed_in(request)
-        if who is None:
-            return to_login(request)
-        p = page(request, who, "", exc.message)
+        p = page(request, who, "", exc.message) if who is not None else \
+            Page(Text(lang_of(request)), request, None, [], exc.message)
         return render(request, "message.html", status=exc.http_status, p=p, message=exc.message)
 
     def guard(request: Request, product: str | None):
@@ -225,12 +242,16 @@ def install(app: FastAPI, settings: Settings, audit: Callable) -> Callable[[Requ
         if key.role == Role.ADMIN or not warmed.is_set():
             warm_up(admin=key.role == Role.ADMIN)
         response = RedirectResponse("/dashboard", status_code=303)
-        response.set_cookie(session.COOKIE, session.cookie_for(settings, key), max_age=session.MAX_AGE,
+        response.set_cookie(session.COOKIE, session.start(settings, key), max_age=session.MAX_AGE,
                             httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
 
     @router.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        """Ends the session on the server, not only in this browser: a copy of the cookie
+        opens nothing afterwards."""
+        key = session.end(settings, request.cookies.get(session.COOKIE))
+        audit(settings, _Who(key) if key else None, "dashboard.logout", "dashboard/logout", 303)
         response = RedirectResponse("/dashboard/login", status_code=303)
         response.delete_cookie(session.COOKIE)
         return response

@@ -27,6 +27,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "api_key": ("API 키", "API key"),
     "sign_in_help": ("플랫폼 관리자에게 받은 소비자 또는 관리자 API 키를 입력하세요.",
                      "Enter the consumer or admin API key the platform's operators gave you."),
+    "cross_site": ("다른 사이트에서 보낸 요청은 받지 않습니다. 대시보드에서 직접 다시 시도하세요",
+                   "A request sent from another site is refused; try again from the dashboard itself"),
     "bad_key": ("API 키가 맞지 않거나 만료되었거나 폐기되었습니다.", "The API key is wrong, expired or revoked."),
     "partner_key": ("대시보드는 소비자와 관리자 키로만 볼 수 있습니다.", "The dashboard is for consumer and admin keys."),
     "signed_in_as": ("로그인", "Signed in as"),

@@ -1,4 +1,5 @@
-"""Alembic migrations of the platform's metadata database (uploads, keys, audit, grants, pins).
+"""Alembic migrations of the platform's metadata database (uploads, keys, audit, grants, pins,
+dashboard sessions).
 
 A home keeps its database across releases: every process that opens it (``metadata.engine``)
 and ``lcdp up``, ``lcdp db upgrade`` and the bootstrap bring it to the newest revision first,
