@@ -527,6 +527,8 @@ def test_only_the_kept_releases_are_readable_by_cursor_query_or_file_url(lake, s
     assert answer.status_code == 200 and answer.headers["delta-table-version"] == str(v1)
 
     v3 = build(lake, "risk", full=True).version
+    entry = httpx.get(f"{service.url}/v1/products/risk", headers=who).json()
+    assert entry["releases"]["kept"] == 2 and entry["releases"]["versions"] == [v3, v2]
     gone = httpx.get(rows, params={"limit": 5, "cursor": cursor}, headers=who)
     assert gone.status_code == 410 and f"version {v1}" in gone.json()["error"]
     assert f"versions {v2} to {v3}" in gone.json()["error"]
@@ -566,3 +568,39 @@ def test_retention_is_a_setting_per_product(lake):
     readable = releases.readable(wider, "risk", 2)
     assert len(readable.releases) == min(5, len(lineage.entries("gold.export_risk", lake)))
     assert readable.releases == tuple(sorted(readable.releases, reverse=True))
+
+
+def test_a_forecast_is_published_only_for_a_series_every_month_of_whose_history_could_be(lake, built):
+    """Counted here from silver with pandas, not with the product's code: every published
+    forecast's series had, in every month up to the origin, 5 cardholders, 3 merchants and
+    no merchant above 60 % of its spending; and the rule withholds some forecasts here."""
+    import numpy as np
+
+    tx = catalog.to_arrow("silver.transactions", lake).to_pandas()
+    pay = tx[tx["kind"] == "payment"].assign(amount=lambda f: np.maximum(f["net_amount"], 0))
+    forecasts = catalog.to_arrow("gold.export_forecasts", lake).to_pandas()
+    origin = forecasts["origin"].max()
+    pay = pay[pay["tx_month"] <= origin]
+    worst = {}
+    for dims in (["sigun_cd", "industry_code"], ["sigun_cd"], ["industry_code"], []):
+        frame = pay.assign(**{d: "ALL" for d in {"sigun_cd", "industry_code"} - set(dims)})
+        by = ["tx_month", "sigun_cd", "industry_code"]
+        top = frame.groupby([*by, "merchant_key"], dropna=False)["amount"].sum().groupby(level=by, dropna=False).max()
+        month = frame.groupby(by, dropna=False).agg(cards=("card_key", "nunique"), merchants=("merchant_key", "nunique"),
+                                                    spending=("amount", "sum"))
+        month["share"] = (top / month["spending"].where(month["spending"] > 0)).fillna(0)
+        fails = (month["cards"] < 5) | (month["merchants"] < 3) | (month["share"] > 0.6)
+        for (_, region, industry), bad in fails.items():
+            key = (None if pd_isna(region) else region, None if pd_isna(industry) else industry)
+            worst[key] = worst.get(key, False) or bool(bad)
+    series = forecasts.assign(key=[(None if pd_isna(r) else r, None if pd_isna(i) else i)
+                                   for r, i in zip(forecasts["sigun_cd"], forecasts["industry_code"])])
+    published = series[series["status"] == "published"]
+    assert len(published) and not any(worst.get(k, True) for k in published["key"])
+    assert any(worst.get(k, True) for k in series["key"])  # the rule has something to withhold
+
+
+def pd_isna(value) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))

@@ -73,3 +73,16 @@ def spending_cells(payments: DataFrame, stage=lambda df: df) -> pd.DataFrame:
     spending = cells["spending"].where(cells["spending"] > 0)
     cells["top_share"] = (cells["top_amount"] / spending).fillna(0.0)
     return cells[[*KEY, "spending", "transactions", "cardholders", "merchants", "top_share"]]
+
+
+def total_cells(payments: DataFrame, stage=lambda df: df) -> pd.DataFrame:
+    """The main table's cells alone (region × industry, each region, each industry, the
+    province) for every month, with their contributors, as ``spending_cells`` counts them."""
+    fixed = stage(payments)
+    frames = [_cells_of(fixed, "total", dims) for dims in (["sigun_cd", "industry_code"], ["sigun_cd"],
+                                                            ["industry_code"], [])]
+    cells = pd.concat(frames, ignore_index=True)
+    cells["cardholders"] = cells["cardholders"].astype("int64")
+    spending = cells["spending"].where(cells["spending"] > 0)
+    cells["top_share"] = (cells["top_amount"] / spending).fillna(0.0)
+    return cells[[*KEY, "spending", "transactions", "cardholders", "merchants", "top_share"]]

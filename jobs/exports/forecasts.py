@@ -19,12 +19,13 @@ PRODUCT = Product(
     title_ko="지역화폐 소비 예측 (시군 × 업종, 향후 3개월)",
     title_en="Local-currency spending forecasts by city/county and industry (next three months)",
     description_ko="소비 패턴 모형이 예측한 향후 3개월 결제액과 80% 예측 구간입니다. 시군·업종 예측을 더하면 "
-                   "시군 예측이, 시군 예측을 더하면 경기도 전체 예측이 됩니다. 최근 달에 공개되지 않는 칸의 "
-                   "예측은 공개하지 않습니다.",
+                   "시군 예측이, 시군 예측을 더하면 경기도 전체 예측이 됩니다. 모형이 학습한 기간 중 한 달이라도 "
+                   "공개되지 않는 칸의 예측은 공개하지 않습니다.",
     description_en="Expected spending for the next three months from the champion spending-pattern model, with "
                    "its 80 % prediction interval. Cells add up to their region, regions to the province, and "
-                   "industries' totals are the sums over regions. A series whose latest month of data would be "
-                   "suppressed is suppressed too.",
+                   "industries' totals are the sums over regions. A series with any month the model learnt from "
+                   "that would be suppressed (too few cardholders or merchants, or one dominant merchant) is "
+                   "suppressed in every forecast month.",
     grain="forecast month × region × industry",
     dimensions=[month_column(), region_column(), industry_column()],
     attributes=[region_name_column(), industry_name_column(),
@@ -68,7 +69,14 @@ def in_won(forecasts: pd.DataFrame) -> pd.DataFrame:
 
 
 def cells(inputs: dict[str, DataFrame], stage=lambda df: df) -> pd.DataFrame:
-    """Forecast cells with the contributors of their series at the forecasts' origin month."""
+    """Forecast cells with the contributors of their series over the months the model saw.
+
+    A forecast is a function of its series' whole history, so it is a release of that history:
+    a series that had a month with too few cardholders or merchants, or one merchant above the
+    share, is withheld in every month it forecasts (its contributors are its worst month's:
+    the fewest cardholders, the fewest merchants, the largest share). Judged at the origin
+    month alone, a forecast of a series whose earlier actual values were suppressed landed
+    within 20 % of them."""
     forecasts = inputs["gold.spending_forecasts"].toPandas()
     if forecasts.empty:
         return forecasts
@@ -84,10 +92,10 @@ def cells(inputs: dict[str, DataFrame], stage=lambda df: df) -> pd.DataFrame:
                    .assign(sigun_cd=ALL, lower=np.nan, upper=np.nan))
     cells_ = pd.concat([forecasts, by_industry[keep]], ignore_index=True)
     origin = cells_["origin"].max()
-    transactions = inputs["silver.transactions"]
-    recent = contributors.spending_cells(
-        contributors.payments(transactions).where(F.col("month") == F.lit(origin)), stage)
-    recent = recent[recent["breakdown"] == "total"]
-    stats = recent[["sigun_cd", "industry_code", "cardholders", "merchants", "top_share"]]
+    seen = contributors.payments(inputs["silver.transactions"]).where(F.col("month") <= F.lit(origin))
+    history = contributors.total_cells(seen, stage)
+    stats = (history.groupby(["sigun_cd", "industry_code"], dropna=False)
+             .agg(cardholders=("cardholders", "min"), merchants=("merchants", "min"), top_share=("top_share", "max"))
+             .reset_index())
     out = cells_.merge(stats, on=["sigun_cd", "industry_code"], how="left")
     return out.fillna({"cardholders": 0, "merchants": 0, "top_share": 0.0})

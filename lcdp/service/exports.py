@@ -27,7 +27,7 @@ from itsdangerous import URLSafeSerializer
 from pydantic import BaseModel
 
 from lcdp import declarations
-from lcdp.errors import BadRequest, Forbidden, Gone, NotFound, Refused
+from lcdp.errors import BadRequest, Forbidden, Gone, NotBuilt, NotFound, Refused
 from lcdp.exports import dictionary, files, grants, releases
 from lcdp.exports.disclosure import ALL
 from lcdp.exports.rows import version_rows
@@ -62,6 +62,8 @@ class CatalogEntry(BaseModel):
     suppressed_cells: int
     #: the build's disclosure report: cells published, suppressed by each rule and as secondary
     disclosure: dict[str, Any] | None = None
+    #: the releases consumers may read: how many are kept and their versions, newest first
+    releases: dict[str, Any] | None = None
 
 
 class Catalog(BaseModel):
@@ -73,6 +75,16 @@ class Page(BaseModel):
     version: int
     rows: list[dict[str, Any]]
     next_cursor: str | None
+
+
+def _releases(settings: Settings, declared) -> dict[str, Any]:
+    kept = releases.kept(settings, declared.name, declared.releases_kept)
+    try:
+        versions = list(releases.readable(settings, declared.name, declared.releases_kept).releases)
+    except NotBuilt:
+        versions = []
+    return {"kept": kept, "versions": versions,
+            "setting": "LCDP_PRODUCT_RELEASES (older versions are refused by this API and Delta Sharing)"}
 
 
 def _entry(settings: Settings, declared) -> CatalogEntry:
@@ -87,7 +99,8 @@ def _entry(settings: Settings, declared) -> CatalogEntry:
                         version=found["version"] if found else None, refreshed_at=when,
                         rows=found.get("rows", 0) if found else 0,
                         suppressed_cells=found.get("suppressed_cells", 0) if found else 0,
-                        disclosure=_report(found.get("disclosure")) if found else None)
+                        disclosure=_report(found.get("disclosure")) if found else None,
+                        releases=_releases(settings, declared))
 
 
 def _report(full: dict | None) -> dict | None:
