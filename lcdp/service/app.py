@@ -7,8 +7,11 @@ Every upload attempt, accepted or refused, is written to the audit log. A GET ma
 carry the policy dashboard's session cookie (``lcdp.dashboard``: its pages' download links).
 
 Every refusal is a platform error (``lcdp.errors``) answered in one place: its status, and
-``{"error", "status"}`` (Delta Sharing's ``{errorCode, message}`` under its prefix, an HTML
-page on the dashboard), audited once.
+``{"error", "status"}`` (an HTML page on the dashboard), audited once. Under Delta Sharing's
+prefix every refusal, a missing key's or an invalid body's too, is the protocol's
+``{errorCode, message}``. The OpenAPI document declares each status an operation answers
+with its body. Every answer carries the browser security headers, and ``/docs`` is served
+from the service's own files (``lcdp.service.web``).
 """
 
 
@@ -41,7 +44,7 @@ from lcdp.keys import Role
 from lcdp.lake import catalog
 from lcdp.metadata import REFUSED_WHOLE, Receipt
 from lcdp.service import exports as export_routes
-from lcdp.service import sharing
+from lcdp.service import sharing, web
 from lcdp.settings import Settings
 
 _log = log.get(__name__)
@@ -88,7 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.ensure_dirs()
     metadata.engine(settings.metadata_db_url)  # create the schema before the first request
     errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 408, 409, 413, 415, 422)}
-    app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__)
+    # /docs is served from this service's own files (lcdp.service.web), never from a CDN
+    app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__,
+                  docs_url=None, redoc_url=None)
+    web.secure(app)
+    web.install_docs(app)
 
     def answer(request: Request, exc: LcdpError) -> Response:
         """Every refusal, wherever it happens (routing, validation, a handler), is audited
@@ -104,6 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _audit(settings, who, action, target[:200], status, message, upload_id)
         if isinstance(exc, PageRefused):
             return refusal_page(request, exc)
+        if request.url.path.startswith(sharing.PREFIX + "/") and not isinstance(exc, SharingError):
+            # a Delta Sharing client reads only {errorCode, message}, whatever refused it (the
+            # key's check, the body's validation, the router)
+            exc = SharingError(status, sharing.error_code(status), message, exc.headers)
         body = exc.body() or {"error": message, "status": status, **({"upload_id": upload_id} if upload_id else {})}
         return JSONResponse(body, status_code=status, headers=exc.headers)
 
@@ -120,12 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generic = exc.detail in ("Not Found", "Method Not Allowed")
         message = routing[exc.status_code] if generic and exc.status_code in routing else str(exc.detail)
         headers = getattr(exc, "headers", None)
-        if request.url.path.startswith(sharing.PREFIX + "/"):
-            code = sharing.ERROR_CODES.get(exc.status_code, "INVALID_PARAMETER_VALUE")
-            error: LcdpError = SharingError(exc.status_code, code, message, headers)
-        else:
-            error = WebRefusal(exc.status_code, message, headers)
-        return await run_in_threadpool(answer, request, error)
+        return await run_in_threadpool(answer, request, WebRefusal(exc.status_code, message, headers))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

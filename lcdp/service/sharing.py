@@ -86,6 +86,11 @@ def verify_file(secret: bytes, token: str) -> tuple[str, str]:
 ERROR_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}
 
 
+def error_code(status: int) -> str:
+    """The protocol's error code for a refusal of ``status``: any other 4xx is bad input."""
+    return ERROR_CODES.get(status, "INVALID_PARAMETER_VALUE" if status < 500 else "INTERNAL_ERROR")
+
+
 def _error(status: int, code: str, message: str) -> SharingError:
     return SharingError(status, code, message)
 
