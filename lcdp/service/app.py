@@ -45,6 +45,7 @@ from lcdp.lake import catalog
 from lcdp.metadata import REFUSED_WHOLE, Receipt
 from lcdp.service import exports as export_routes
 from lcdp.service import sharing, web
+from lcdp.service.answers import ErrorBody, refusals  # noqa: F401 - ErrorBody: the refusals' body
 from lcdp.settings import Settings
 
 _log = log.get(__name__)
@@ -56,14 +57,6 @@ CONTENT_TYPES = {
     "ggdata_page": {"application/json"},
     "parquet": {"application/vnd.apache.parquet", "application/x-parquet", "application/octet-stream"},
 }
-
-
-class ErrorBody(BaseModel):
-    """Every refusal: what went wrong in one line, and the HTTP status again."""
-
-    error: str
-    status: int
-    upload_id: str | None = None  # when the delivery landed before it was refused
 
 
 class UploadList(BaseModel):
@@ -90,7 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_dirs()
     metadata.engine(settings.metadata_db_url)  # create the schema before the first request
-    errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 408, 409, 413, 415, 422)}
     # /docs is served from this service's own files (lcdp.service.web), never from a CDN
     app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__,
                   docs_url=None, redoc_url=None)
@@ -147,7 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         error = UnexpectedError(f"{type(exc).__name__}: the platform failed unexpectedly", hint="see the service's log")
         return await run_in_threadpool(answer, request, error)
 
-    @app.get("/healthz", summary="Liveness and readiness: the metadata DB answers")
+    @app.get("/healthz", summary="Liveness and readiness: the metadata DB answers",
+             responses={500: {"model": ErrorBody, "description": "the metadata DB does not answer"}})
     def healthz() -> dict:
         from sqlalchemy import text
 
@@ -176,7 +169,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return who.role == Role.ADMIN or (who.role == Role.PARTNER and who.subject == partner)
 
     @app.post("/v1/uploads/{partner}/{dataset}", status_code=201, response_model=Receipt,
-              responses={200: {"model": Receipt, "description": "The same bytes were delivered before"}, **errors},
+              responses={200: {"model": Receipt, "description": "The same bytes were delivered before"},
+                         **refusals(400, 403, 404, 408, 409, 413, 415)},
               summary="Deliver one file of a partner dataset",
               description="The body is the file, streamed. A body that sends no bytes for "
                           "LCDP_UPLOAD_STALL_SECONDS (default 60) is answered 408 and nothing of it is kept.")
@@ -252,7 +246,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with metadata.session(settings.metadata_db_url) as db:
             return db.get(metadata.Upload, upload.duplicate_of)
 
-    @app.get("/v1/uploads", response_model=UploadList, responses=errors, summary="List uploads visible to this key")
+    @app.get("/v1/uploads", response_model=UploadList, responses=refusals(403),
+             summary="List uploads visible to this key")
     def list_uploads(
         who: Annotated[Caller, Depends(caller)],
         partner: Annotated[str | None, Query(max_length=40)] = None,
@@ -271,12 +266,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         by_id = {u.upload_id: u for u in rows}
         return UploadList(uploads=[Receipt.of(u, by_id.get(u.duplicate_of or "")) for u in rows])
 
-    @app.get("/v1/uploads/{upload_id}", response_model=Receipt, responses=errors, summary="One upload's receipt")
+    @app.get("/v1/uploads/{upload_id}", response_model=Receipt, responses=refusals(404), summary="One upload's receipt")
     def get_upload(upload_id: str, who: Annotated[Caller, Depends(caller)]) -> Receipt:
         upload = _upload_for(who, upload_id)
         return Receipt.of(upload, _original(upload))
 
-    @app.get("/v1/uploads/{upload_id}/quarantine.csv", responses={200: {"content": {"text/csv": {}}}, **errors},
+    @app.get("/v1/uploads/{upload_id}/quarantine.csv", responses={200: {"content": {"text/csv": {}}}, **refusals(404)},
              response_class=Response, summary="The rejected rows of an upload, with their reasons")
     def quarantine_report(upload_id: str, who: Annotated[Caller, Depends(caller)]) -> Response:
         upload = _original(u := _upload_for(who, upload_id)) or u
