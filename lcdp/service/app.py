@@ -7,8 +7,11 @@ Every upload attempt, accepted or refused, is written to the audit log. A GET ma
 carry the policy dashboard's session cookie (``lcdp.dashboard``: its pages' download links).
 
 Every refusal is a platform error (``lcdp.errors``) answered in one place: its status, and
-``{"error", "status"}`` (Delta Sharing's ``{errorCode, message}`` under its prefix, an HTML
-page on the dashboard), audited once.
+``{"error", "status"}`` (an HTML page on the dashboard), audited once. Under Delta Sharing's
+prefix every refusal, a missing key's or an invalid body's too, is the protocol's
+``{errorCode, message}``. The OpenAPI document declares each status an operation answers
+with its body. Every answer carries the browser security headers, and ``/docs`` is served
+from the service's own files (``lcdp.service.web``).
 """
 
 
@@ -41,7 +44,8 @@ from lcdp.keys import Role
 from lcdp.lake import catalog
 from lcdp.metadata import REFUSED_WHOLE, Receipt
 from lcdp.service import exports as export_routes
-from lcdp.service import sharing
+from lcdp.service import sharing, web
+from lcdp.service.answers import ErrorBody, refusals  # noqa: F401 - ErrorBody: the refusals' body
 from lcdp.settings import Settings
 
 _log = log.get(__name__)
@@ -53,14 +57,6 @@ CONTENT_TYPES = {
     "ggdata_page": {"application/json"},
     "parquet": {"application/vnd.apache.parquet", "application/x-parquet", "application/octet-stream"},
 }
-
-
-class ErrorBody(BaseModel):
-    """Every refusal: what went wrong in one line, and the HTTP status again."""
-
-    error: str
-    status: int
-    upload_id: str | None = None  # when the delivery landed before it was refused
 
 
 class UploadList(BaseModel):
@@ -98,8 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_dirs()
     metadata.engine(settings.metadata_db_url)  # create the schema before the first request
-    errors = {s: {"model": ErrorBody} for s in (400, 401, 403, 404, 408, 409, 413, 415, 422)}
-    app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__)
+    # /docs is served from this service's own files (lcdp.service.web), never from a CDN
+    app = FastAPI(title="Local Currency Data Platform", version="1", description=__doc__,
+                  docs_url=None, redoc_url=None)
+    web.secure(app)
+    web.install_docs(app)
 
     def answer(request: Request, exc: LcdpError) -> Response:
         """Every refusal, wherever it happens (routing, validation, a handler), is audited
@@ -115,6 +114,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _audit(settings, who, action, target, status, message, upload_id)
         if isinstance(exc, PageRefused):
             return refusal_page(request, exc)
+        if request.url.path.startswith(sharing.PREFIX + "/") and not isinstance(exc, SharingError):
+            # a Delta Sharing client reads only {errorCode, message}, whatever refused it (the
+            # key's check, the body's validation, the router)
+            exc = SharingError(status, sharing.error_code(status), message, exc.headers)
         body = exc.body() or {"error": message, "status": status, **({"upload_id": upload_id} if upload_id else {})}
         return JSONResponse(body, status_code=status, headers=exc.headers)
 
@@ -132,12 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generic = exc.detail in ("Not Found", "Method Not Allowed")
         message = routing[exc.status_code] if generic and exc.status_code in routing else str(exc.detail)
         headers = getattr(exc, "headers", None)
-        if request.url.path.startswith(sharing.PREFIX + "/"):
-            code = sharing.ERROR_CODES.get(exc.status_code, "INVALID_PARAMETER_VALUE")
-            error: LcdpError = SharingError(exc.status_code, code, message, headers)
-        else:
-            error = WebRefusal(exc.status_code, message, headers)
-        return await run_in_threadpool(answer, request, error)
+        return await run_in_threadpool(answer, request, WebRefusal(exc.status_code, message, headers))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -153,7 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         error = UnexpectedError(f"{type(exc).__name__}: the platform failed unexpectedly", hint="see the service's log")
         return await run_in_threadpool(answer, request, error)
 
-    @app.get("/healthz", summary="Liveness and readiness: the metadata DB answers")
+    @app.get("/healthz", summary="Liveness and readiness: the metadata DB answers",
+             responses={500: {"model": ErrorBody, "description": "the metadata DB does not answer"}})
     def healthz() -> dict:
         from sqlalchemy import text
 
@@ -182,7 +181,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return who.role == Role.ADMIN or (who.role == Role.PARTNER and who.subject == partner)
 
     @app.post("/v1/uploads/{partner}/{dataset}", status_code=201, response_model=Receipt,
-              responses={200: {"model": Receipt, "description": "The same bytes were delivered before"}, **errors},
+              responses={200: {"model": Receipt, "description": "The same bytes were delivered before"},
+                         **refusals(400, 403, 404, 408, 409, 413, 415)},
               summary="Deliver one file of a partner dataset",
               description="The body is the file, streamed. A body that sends no bytes for "
                           "LCDP_UPLOAD_STALL_SECONDS (default 60), or has not all arrived "
@@ -277,7 +277,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with metadata.session(settings.metadata_db_url) as db:
             return db.get(metadata.Upload, upload.duplicate_of)
 
-    @app.get("/v1/uploads", response_model=UploadList, responses=errors, summary="List uploads visible to this key")
+    @app.get("/v1/uploads", response_model=UploadList, responses=refusals(403),
+             summary="List uploads visible to this key")
     def list_uploads(
         who: Annotated[Caller, Depends(caller)],
         partner: Annotated[str | None, Query(max_length=40)] = None,
@@ -296,12 +297,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         by_id = {u.upload_id: u for u in rows}
         return UploadList(uploads=[Receipt.of(u, by_id.get(u.duplicate_of or "")) for u in rows])
 
-    @app.get("/v1/uploads/{upload_id}", response_model=Receipt, responses=errors, summary="One upload's receipt")
+    @app.get("/v1/uploads/{upload_id}", response_model=Receipt, responses=refusals(404), summary="One upload's receipt")
     def get_upload(upload_id: str, who: Annotated[Caller, Depends(caller)]) -> Receipt:
         upload = _upload_for(who, upload_id)
         return Receipt.of(upload, _original(upload))
 
-    @app.get("/v1/uploads/{upload_id}/quarantine.csv", responses={200: {"content": {"text/csv": {}}}, **errors},
+    @app.get("/v1/uploads/{upload_id}/quarantine.csv", responses={200: {"content": {"text/csv": {}}}, **refusals(404)},
              response_class=Response, summary="The rejected rows of an upload, with their reasons")
     def quarantine_report(upload_id: str, who: Annotated[Caller, Depends(caller)]) -> Response:
         upload = _original(u := _upload_for(who, upload_id)) or u

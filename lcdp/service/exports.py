@@ -33,9 +33,15 @@ from lcdp.exports.disclosure import ALL
 from lcdp.exports.rows import version_rows
 from lcdp.lake import catalog, lineage
 from lcdp.pipeline import products
+from lcdp.service.answers import refusals
 from lcdp.settings import Settings
 
 MAX_PAGE_ROWS = 50_000
+#: what every page of rows answers with, declared in the OpenAPI document
+ROWS_HEADERS = {name: {"description": why, "schema": {"type": "string"}, "required": True}
+                for name, why in (("ETag", "the product's version and the request"),
+                                  ("X-Delta-Version", "the Delta version the page is read from"),
+                                  ("X-Total-Rows", "rows matching the filters"))}
 DEFAULT_PAGE_ROWS = 10_000
 
 
@@ -149,7 +155,6 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
     """Add the export routes to ``app`` (``consumer``: the dependency that admits consumer and
     admin keys; ``audit``: the log)."""
     router = APIRouter(prefix="/v1/products", tags=["exports"])
-    errors = {s: {"description": "refused: {error, status}"} for s in (400, 401, 403, 404, 422)}
 
     def visible(who) -> list[str]:
         return grants.visible(settings.metadata_db_url, who.role, who.subject)
@@ -162,19 +167,22 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
             raise Forbidden(f"product {name!r} is not granted to consumer {who.subject!r}")
         return products.declared(name)
 
-    @router.get("", response_model=Catalog, responses=errors, summary="The data products this key may read")
+    @router.get("", response_model=Catalog, responses=refusals(403), summary="The data products this key may read")
     def list_products(who: Annotated[Any, Depends(consumer)]) -> Catalog:
         return Catalog(products=[_entry(settings, products.declared(n)) for n in visible(who)])
 
-    @router.get("/{name}", response_model=CatalogEntry, responses=errors, summary="One product's catalog entry")
+    @router.get("/{name}", response_model=CatalogEntry, responses=refusals(403, 404),
+                summary="One product's catalog entry")
     def get_product(request: Request, name: str, who: Annotated[Any, Depends(consumer)]) -> CatalogEntry:
         return _entry(settings, granted_product(request, name, who))
 
-    @router.get("/{name}/rows", responses={200: {"content": {"application/json": {}, "text/csv": {},
-                                                             "application/vnd.apache.parquet": {}},
-                                                 "description": "a page of rows; the next page's cursor in "
-                                                                "X-Next-Cursor and Link"},
-                                           304: {"description": "not modified (If-None-Match)"}, **errors},
+    @router.get("/{name}/rows", response_class=Response,
+                responses={200: {"model": Page, "content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
+                                 "description": "a page of rows (JSON, CSV or Parquet, as `format` asks); the next "
+                                                "page's cursor in X-Next-Cursor and Link",
+                                 "headers": ROWS_HEADERS},
+                           304: {"description": "not modified (If-None-Match)", "headers": {"ETag": ROWS_HEADERS["ETag"]}},
+                           **refusals(400, 403, 404, 410)},
                 summary="Download a product's rows, filtered, one page at a time")
     def rows(
         request: Request,

@@ -39,6 +39,7 @@ from lcdp.errors import NotBuilt, OutsideRetention, SharingError
 from lcdp.exports import dictionary, grants, releases
 from lcdp.lake import catalog
 from lcdp.pipeline import products
+from lcdp.service.answers import SharingErrorBody, refusals
 from lcdp.settings import Settings
 
 SHARE, SCHEMA = "lcdp", "exports"
@@ -102,6 +103,25 @@ def verify_file(secret: bytes, token: str) -> FileGrant:
 ERROR_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}
 
 
+def error_code(status: int) -> str:
+    """The protocol's error code for a refusal of ``status``: any other 4xx is bad input."""
+    return ERROR_CODES.get(status, "INVALID_PARAMETER_VALUE" if status < 500 else "INTERNAL_ERROR")
+
+
+def _refusals(*statuses: int) -> dict:
+    """``responses=`` of a sharing route: its refusals in the protocol's shape (a partner's key
+    is 403 on every route)."""
+    return refusals(403, *statuses, model=SharingErrorBody)
+
+
+#: a table answer's header
+VERSION_HEADER = {"delta-table-version": {"description": "the table version answered", "required": True,
+                                          "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+#: a metadata or query answer: JSON Lines
+NDJSON = {200: {"description": "JSON Lines: protocol, metaData, then (a query) one file per data file",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}}, "headers": VERSION_HEADER}}
+
+
 def _error(status: int, code: str, message: str) -> SharingError:
     return SharingError(status, code, message)
 
@@ -142,31 +162,33 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
     def items(rows: list[dict]) -> JSONResponse:
         return JSONResponse({"items": rows})
 
-    @router.get("/shares")
+    @router.get("/shares", responses=_refusals())
     def list_shares(key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
         return items([{"name": SHARE}])
 
-    @router.get("/shares/{share}")
+    @router.get("/shares/{share}", responses=_refusals(404))
     def get_share(share: str, key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
         check(share)
         return JSONResponse({"share": {"name": SHARE}})
 
-    @router.get("/shares/{share}/schemas")
+    @router.get("/shares/{share}/schemas", responses=_refusals(404))
     def list_schemas(share: str, key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
         check(share)
         return items([{"name": SCHEMA, "share": SHARE}])
 
-    @router.get("/shares/{share}/schemas/{schema}/tables")
+    @router.get("/shares/{share}/schemas/{schema}/tables", responses=_refusals(404))
     def list_tables(share: str, schema: str, key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
         check(share, schema)
         return items([{"name": n, "schema": SCHEMA, "share": SHARE} for n in tables_of(key)])
 
-    @router.get("/shares/{share}/all-tables")
+    @router.get("/shares/{share}/all-tables", responses=_refusals(404))
     def list_all_tables(share: str, key: Annotated[Any, Depends(consumer)]) -> JSONResponse:
         check(share)
         return items([{"name": n, "schema": SCHEMA, "share": SHARE} for n in tables_of(key)])
 
-    @router.get("/shares/{share}/schemas/{schema}/tables/{name}/version")
+    @router.get("/shares/{share}/schemas/{schema}/tables/{name}/version", response_class=Response,
+                responses={200: {"description": "the version, in the header; no body", "headers": VERSION_HEADER},
+                           **_refusals(400, 404)})
     def table_version(request: Request, share: str, schema: str, name: str,
                       key: Annotated[Any, Depends(consumer)]) -> Response:
         if request.query_params.get("startingTimestamp"):
@@ -196,13 +218,15 @@ def install(app, settings: Settings, consumer: Callable, audit: Callable) -> Non
                         headers={"delta-table-version": str(version),
                                  "delta-sharing-capabilities": "responseformat=parquet"})
 
-    @router.get("/shares/{share}/schemas/{schema}/tables/{name}/metadata")
+    @router.get("/shares/{share}/schemas/{schema}/tables/{name}/metadata", response_class=Response,
+                responses={**NDJSON, **_refusals(404)})
     def table_metadata(request: Request, share: str, schema: str, name: str,
                        key: Annotated[Any, Depends(consumer)]) -> Response:
         handle = table_of(request, key, share, schema, name)
         return ndjson(header_lines(name, handle), handle.version())
 
-    @router.post("/shares/{share}/schemas/{schema}/tables/{name}/query")
+    @router.post("/shares/{share}/schemas/{schema}/tables/{name}/query", response_class=Response,
+                 responses={**NDJSON, **_refusals(400, 404)})
     def query_table(request: Request, share: str, schema: str, name: str, body: QueryRequest,
                     key: Annotated[Any, Depends(consumer)]) -> Response:
         handle = table_of(request, key, share, schema, name)

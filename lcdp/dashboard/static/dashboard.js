@@ -6,7 +6,12 @@
   const charts = Array.from(document.querySelectorAll("[data-spec]"));
   const drawn = charts.map(function (el) {
     const spec = JSON.parse(document.getElementById(el.dataset.spec).textContent);
-    return vegaEmbed(el, spec, { renderer: "svg", actions: false }).then(function (result) {
+    return vegaEmbed(el, spec, {
+      renderer: "svg", actions: false,
+      // under the service's Content-Security-Policy: Vega's expression interpreter instead of
+      // eval, and vega-embed's and vega-tooltip's styles from dashboard.css, not <style> tags
+      ast: true, defaultStyle: false, tooltip: { disableDefaultStyle: true },
+    }).then(function (result) {
       el.dataset.drawn = "true";
       return result;
     });
