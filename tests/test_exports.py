@@ -608,7 +608,8 @@ def pd_isna(value) -> bool:
 
 def test_two_builds_from_the_same_source_versions_are_byte_identical(lake, built):
     """A rebuild (after the sources' files were compacted, which reorders what the engine
-    reads) publishes the same bytes: the same cells suppressed, the same values."""
+    reads) publishes the same bytes: the same cells suppressed, the same values, its audit
+    combining it with every earlier release."""
     from lcdp import declarations
     from lcdp.exports.rows import version_rows
 
@@ -622,4 +623,6 @@ def test_two_builds_from_the_same_source_versions_are_byte_identical(lake, built
     for name, first in before.items():
         second = build(lake, name, full=True)
         assert second.version > first.version and second.inputs.keys() == first.inputs.keys()
+        # audited with every earlier release (the fixture's build and the first here, at least)
+        assert second.disclosure.releases_before >= 2 and second.disclosure.audit.passed
         assert published(name, second.version) == published(name, first.version), name

@@ -66,13 +66,14 @@ def export(
             raise UsageError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
 
     def render() -> None:
-        t = Table("product", "table", "status", "version", "rows", "suppressed", "by rule", "secondary", "file",
-                  title="data products")
+        t = Table("product", "table", "status", "version", "rows", "suppressed", "by rule", "secondary",
+                  "audited with", "file", title="data products")
         for r in results:
             d = r.disclosure
             rules = ", ".join(f"{k}: {v:,}" for k, v in d.primary_by_rule.items()) if d else "(as built before)"
             t.add_row(r.product, r.table, r.status, str(r.version), f"{r.rows:,}", f"{r.suppressed_cells:,}",
-                      rules, f"{d.secondary:,}" if d else "", written.get(r.product, ""))
+                      rules, f"{d.secondary:,}" if d else "",
+                      f"{d.releases_before} earlier release(s)" if d else "", written.get(r.product, ""))
         out.print(t)
         if documented:
             out.print(f"data dictionary: {', '.join(documented)}")

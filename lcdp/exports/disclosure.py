@@ -128,6 +128,11 @@ class DisclosureReport(BaseModel):
     rounds: int
     audit: AuditResult
     seconds: float
+    #: earlier releases the audit combined with this one
+    releases_before: int = 0
+    #: primary cells whose value an earlier release published (rules tightened since): the
+    #: build cannot take them back, and says how many
+    primary_released_before: int = 0
 
 
 # --------------------------------------------------------------------------- structure
@@ -369,8 +374,9 @@ def _margin_rows(cells: pd.DataFrame, structure: Structure) -> np.ndarray:
 def _complement(parts_and_total: np.ndarray, suppressed: np.ndarray, values: np.ndarray, cost: np.ndarray,
                 needed: float) -> int | None:
     """The published cell of an equation to suppress beside a hidden one: the cheapest whose
-    value covers ``needed``, else the largest; None when every cell is suppressed already."""
-    open_ = parts_and_total[~suppressed[parts_and_total]]
+    value covers ``needed``, else the largest; None when every cell is suppressed already (or
+    the rest cannot be hidden: an infinite cost, a value an earlier release published)."""
+    open_ = parts_and_total[~suppressed[parts_and_total] & np.isfinite(cost[parts_and_total])]
     if not len(open_):
         return None
     covering = open_[np.abs(values[open_]) >= needed]
@@ -397,11 +403,21 @@ def _equations_near(cell: int, radius: int, eqs_of: dict[int, list[int]], member
 
 def secondary(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], primary_mask: np.ndarray,
               margins: np.ndarray, protection: float, labels: pd.DataFrame | None = None,
-              nonnegative: bool = True) -> tuple[np.ndarray, AuditResult, int]:
-    """``(suppressed, the passing audit, rounds)``; raises ``DisclosureFailed`` if none passes."""
-    suppressed = primary_mask.copy()
+              nonnegative: bool = True, hidden: np.ndarray | None = None, fixed: np.ndarray | None = None,
+              preferred: np.ndarray | None = None) -> tuple[np.ndarray, AuditResult, int]:
+    """``(suppressed, the passing audit, rounds)``; raises ``DisclosureFailed`` if none passes.
+
+    Over releases (``protect``'s history): ``hidden`` is the pattern to start from (primary
+    cells and what earlier releases hid that this one cannot show), ``fixed`` the cells whose
+    value is public already (never a complement), ``preferred`` the cells an earlier release
+    suppressed (half the cost: the pattern stays the same over time where it can)."""
+    suppressed = primary_mask.copy() if hidden is None else hidden.copy()
     size = np.abs(values)
     cost = np.where(margins, size * MARGIN_COST + MARGIN_COST, size)
+    if preferred is not None:
+        cost = np.where(preferred, cost / 2, cost)
+    if fixed is not None:
+        cost = np.where(fixed, np.inf, cost)
     members = [np.append(parts, total) for total, parts in eqs]
     eqs_of: dict[int, list[int]] = defaultdict(list)
     for e, m in enumerate(members):
@@ -437,18 +453,21 @@ def secondary(values: np.ndarray, eqs: list[tuple[int, np.ndarray]], primary_mas
             if result.passed:
                 return suppressed, result, round_
         failing = {f.row for f in result.findings}
-        added = []
+        added, reach = [], False
         for cell in sorted(failing):
             # a cell failing again gets complements one equation further out each round:
-            # its own equations may hold nothing left to hide that adds slack
+            # its own equations may hold nothing left to hide that adds slack (every other
+            # cell of them suppressed already, or published by an earlier release)
             radius[cell] += 1
-            for e in _equations_near(cell, radius[cell], eqs_of, members, suppressed):
+            near = _equations_near(cell, radius[cell], eqs_of, members, suppressed)
+            reach = reach or len(near) > len(_equations_near(cell, radius[cell] - 1, eqs_of, members, suppressed))
+            for e in near:
                 extra = _complement(members[e], suppressed, values, cost, protection * abs(values[cell]))
                 if extra is not None:
                     suppressed[extra] = True
                     added.append(extra)
-        if not added:
-            break
+        if not added and not reach:
+            break  # nothing left to hide within reach of any failing cell
         close([e for a in added for e in eqs_of[a]])
     raise DisclosureFailed(f"the audit still finds {len(result.findings)} cell(s) narrowed below the "
                            f"±{protection:.0%} protection after {MAX_ROUNDS} rounds: nothing is published")
@@ -467,8 +486,77 @@ def in_dimension_order(cells: pd.DataFrame, dimensions: tuple[str, ...]) -> pd.D
     return cells.iloc[order].reset_index(drop=True)
 
 
-def protect(cells: pd.DataFrame, structure: Structure, rules: DisclosureRules
-            ) -> tuple[pd.DataFrame, DisclosureReport]:
+def _identities(cells: pd.DataFrame, structure: Structure) -> list[tuple]:
+    """Each cell as the attacker can tell it apart over releases: its key, and its value (a
+    restated or late-data cell is another unknown; an unchanged one is the same)."""
+    keys = [tuple(None if v == _NULL else str(v) for v in key) for key in _keys(cells, structure.dimensions)]
+    values = cells[structure.measure].fillna(0).to_numpy(dtype=float)
+    return [(*key, float(v)) for key, v in zip(keys, values)]
+
+
+@dataclass
+class _Joint:
+    """The current release's cells and every earlier release's as one system of unknowns:
+    cells ``0..n-1`` are this release's, the rest earlier releases' cells whose key and value
+    this release does not hold. An earlier release's equations hold over its own values, so
+    every release's equations go in, over the cells they name."""
+
+    values: np.ndarray
+    eqs: list[tuple[int, np.ndarray]]
+    primary: np.ndarray  # primary in this release or in an earlier one
+    known: np.ndarray  # published by an earlier release: a constant to the attacker
+    hidden: np.ndarray  # the pattern to start from
+    preferred: np.ndarray  # suppressed by an earlier release
+    margins: np.ndarray
+    labels: pd.DataFrame
+
+
+def _joint(cells: pd.DataFrame, values: np.ndarray, eqs: list[tuple[int, np.ndarray]], primary_mask: np.ndarray,
+           structure: Structure, history: list[pd.DataFrame]) -> _Joint:
+    dims = list(structure.dimensions)
+    index = {ident: i for i, ident in enumerate(_identities(cells, structure))}
+    all_values, labels = list(values), [cells[dims].astype(object)]
+    primary_j, known, suppressed_before = list(primary_mask), [False] * len(cells), [False] * len(cells)
+    seen_eqs = {(t, tuple(p)) for t, p in eqs}
+    joint_eqs = list(eqs)
+    for release in history:
+        release = in_dimension_order(release, structure.dimensions)
+        r_values = release[structure.measure].fillna(0).to_numpy(dtype=float)
+        r_eqs = equations(release, structure)
+        check_additive(r_values, r_eqs)
+        var = np.empty(len(release), dtype=np.int64)
+        new_rows = []
+        for j, (ident, status) in enumerate(zip(_identities(release, structure), release["status"])):
+            if ident not in index:
+                index[ident] = len(all_values)
+                new_rows.append(j)
+                all_values.append(r_values[j])
+                primary_j.append(False)
+                known.append(False)
+                suppressed_before.append(False)
+            v = var[j] = index[ident]
+            known[v] = known[v] or status == "published"
+            primary_j[v] = primary_j[v] or status == "primary"
+            suppressed_before[v] = suppressed_before[v] or status != "published"
+        labels.append(release.iloc[new_rows][dims].astype(object))
+        for total, parts in r_eqs:
+            mapped = (int(var[total]), tuple(int(x) for x in var[parts]))
+            if mapped not in seen_eqs:
+                seen_eqs.add(mapped)
+                joint_eqs.append((mapped[0], np.array(mapped[1], dtype=np.int64)))
+    known_ = np.array(known)
+    primary_ = np.array(primary_j) & ~known_
+    n = len(cells)
+    earlier_only = np.arange(len(all_values)) >= n
+    labels_ = pd.concat(labels, ignore_index=True)
+    margins = np.logical_or.reduce([labels_[d].astype(object).eq(ALL).to_numpy() for d in structure.additive])
+    return _Joint(values=np.array(all_values, dtype=float), eqs=joint_eqs, primary=primary_, known=known_,
+                  hidden=primary_ | (earlier_only & ~known_), preferred=np.array(suppressed_before),
+                  margins=margins, labels=labels_.where(labels_.notna(), None))
+
+
+def protect(cells: pd.DataFrame, structure: Structure, rules: DisclosureRules,
+            history: list[pd.DataFrame] | None = None) -> tuple[pd.DataFrame, DisclosureReport]:
     """The cells with a ``status`` column (published, primary, secondary) and the report,
     in the order of their dimensions.
 
@@ -485,13 +573,23 @@ def protect(cells: pd.DataFrame, structure: Structure, rules: DisclosureRules
     check_additive(values, eqs)
     by_rule = primary(cells, rules)
     primary_mask = np.logical_or.reduce(list(by_rule.values())) if by_rule else np.zeros(len(cells), bool)
-    labels = cells[list(structure.dimensions)].astype(object).where(cells[list(structure.dimensions)].notna(), None)
-    suppressed, result, rounds = secondary(values, eqs, primary_mask, _margin_rows(cells, structure),
-                                           rules.protection, labels, structure.nonnegative)
+    released_before = 0
+    if history:
+        joint = _joint(cells, values, eqs, primary_mask, structure, history)
+        hidden, result, rounds = secondary(joint.values, joint.eqs, joint.primary, joint.margins, rules.protection,
+                                           joint.labels, structure.nonnegative, hidden=joint.hidden,
+                                           fixed=joint.known, preferred=joint.preferred)
+        suppressed = hidden[:len(cells)] | primary_mask
+        released_before = int((primary_mask & joint.known[:len(cells)]).sum())
+    else:
+        labels = cells[list(structure.dimensions)].astype(object).where(cells[list(structure.dimensions)].notna(), None)
+        suppressed, result, rounds = secondary(values, eqs, primary_mask, _margin_rows(cells, structure),
+                                               rules.protection, labels, structure.nonnegative)
     status = np.where(primary_mask, "primary", np.where(suppressed, "secondary", "published"))
     report = DisclosureReport(
         cells=len(cells), published=int((status == "published").sum()), suppressed=int(suppressed.sum()),
         primary=int(primary_mask.sum()), primary_by_rule={k: int(v.sum()) for k, v in by_rule.items()},
         secondary=int((status == "secondary").sum()), rounds=rounds, audit=result,
-        seconds=round(time.perf_counter() - started, 2))
+        seconds=round(time.perf_counter() - started, 2), releases_before=len(history or []),
+        primary_released_before=released_before)
     return cells.assign(status=status), report

@@ -4,14 +4,17 @@ fails. The same for ``lcdp export``, the exports DAG and the bench.
 
 A product's module in ``jobs/exports/`` declares what it publishes (``PRODUCT``) and computes
 its cells (``cells``); disclosure control lives in ``lcdp.exports``. Each build is one Delta
-commit that carries its lineage (the sources' versions) and its disclosure report, so the
-catalog reads both from the version it serves.
+commit that carries its lineage (the sources' versions, its build id) and its disclosure
+report, so the catalog reads both from the version it serves. Each build is audited together
+with every earlier release of the product (``lcdp.exports.history`` keeps their cells), since
+a consumer keeps what it once read.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from types import ModuleType
 
 from deltalake import CommitProperties, write_deltalake
@@ -19,6 +22,7 @@ from pydantic import BaseModel
 
 from lcdp import declarations, log
 from lcdp.errors import ExportUnavailable
+from lcdp.exports import history
 from lcdp.exports.disclosure import DisclosureReport, protect
 from lcdp.exports.product import Product
 from lcdp.exports.publish import published
@@ -93,13 +97,18 @@ def build(settings: Settings, name: str, full: bool = False) -> ExportResult:
     with catalog.staging(spark, settings, f"export-{name}") as stage:
         cells = mod.cells(frames, stage)
     report = None
+    build_id = uuid.uuid4().hex
     if len(cells):
-        protected, report = protect(cells, product.structure(), product.rules)
+        # every release a consumer could have read, oldest first: the audit combines them
+        builds = [e["build"] for e in reversed(lineage.entries(entry.table, settings)) if e.get("build")]
+        earlier = history.load(settings, name, builds)
+        protected, report = protect(cells, product.structure(), product.rules, history=earlier)
+        history.record(settings, name, build_id, protected, product.structure())
         table = published(protected, product, getattr(mod, "finish", None))
     else:
         table = product.arrow_schema().empty_table()
     suppressed = report.suppressed if report else 0
-    record = {"table": entry.table, "inputs": inputs, "mode": RefreshMode.FULL, "product": name,
+    record = {"table": entry.table, "inputs": inputs, "mode": RefreshMode.FULL, "product": name, "build": build_id,
               "rows": table.num_rows, "suppressed_cells": suppressed,
               "disclosure": report.model_dump(mode="json", exclude={"audit": {"findings"}}) if report else None}
     path = catalog.table(entry.table).path(settings)

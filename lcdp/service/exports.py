@@ -112,7 +112,7 @@ def _entry(settings: Settings, declared) -> CatalogEntry:
 def _report(full: dict | None) -> dict | None:
     if not full:
         return None
-    keep = ("cells", "published", "suppressed", "primary_by_rule", "secondary")
+    keep = ("cells", "published", "suppressed", "primary_by_rule", "secondary", "releases_before")
     return {k: full[k] for k in keep if k in full} | {"audit_passed": full.get("audit", {}).get("passed")}
 
 
