@@ -68,6 +68,11 @@ def spending_cells(payments: DataFrame, stage=lambda df: df) -> pd.DataFrame:
         if breakdown == "total":
             groupings.insert(0, ["sigun_cd", "industry_code"])
         frames += [_cells_of(fixed, breakdown, dims) for dims in groupings]
+    return _with_top_share(frames)
+
+
+def _with_top_share(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The groupings as one frame with ``top_share`` (0 where nothing was spent)."""
     cells = pd.concat(frames, ignore_index=True)
     cells["cardholders"] = cells["cardholders"].astype("int64")
     spending = cells["spending"].where(cells["spending"] > 0)
@@ -79,10 +84,5 @@ def total_cells(payments: DataFrame, stage=lambda df: df) -> pd.DataFrame:
     """The main table's cells alone (region × industry, each region, each industry, the
     province) for every month, with their contributors, as ``spending_cells`` counts them."""
     fixed = stage(payments)
-    frames = [_cells_of(fixed, "total", dims) for dims in (["sigun_cd", "industry_code"], ["sigun_cd"],
-                                                            ["industry_code"], [])]
-    cells = pd.concat(frames, ignore_index=True)
-    cells["cardholders"] = cells["cardholders"].astype("int64")
-    spending = cells["spending"].where(cells["spending"] > 0)
-    cells["top_share"] = (cells["top_amount"] / spending).fillna(0.0)
-    return cells[[*KEY, "spending", "transactions", "cardholders", "merchants", "top_share"]]
+    return _with_top_share([_cells_of(fixed, "total", dims)
+                            for dims in (["sigun_cd", "industry_code"], ["sigun_cd"], ["industry_code"], [])])
