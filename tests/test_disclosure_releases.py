@@ -90,8 +90,13 @@ def two_releases(draw):
     return interior, later, dims
 
 
+def additive(dims: list[str]) -> Structure:
+    """A table whose every dimension has its margin."""
+    return Structure(dimensions=tuple(dims), additive={d: {} for d in dims}, measure="spending")
+
+
 def protected(interior: pd.DataFrame, dims: list[str], history=None) -> pd.DataFrame:
-    structure = Structure(dimensions=tuple(dims), additive={d: {} for d in dims}, measure="spending")
+    structure = additive(dims)
     out, report = protect(cube(interior, dims), structure, RULES, history=history)
     assert report.audit.passed and report.releases_before == len(history or [])
     return out
@@ -99,7 +104,7 @@ def protected(interior: pd.DataFrame, dims: list[str], history=None) -> pd.DataF
 
 def everything_hidden(world: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     """The most a release can hide: every cell but the primary ones as secondary."""
-    structure = Structure(dimensions=tuple(dims), additive={d: {} for d in dims}, measure="spending")
+    structure = additive(dims)
     out, _ = protect(cube(world, dims), structure, RULES)
     return out.assign(status=out["status"].where(out["status"] == "primary", "secondary"))
 
@@ -181,7 +186,7 @@ def test_a_release_no_pattern_can_protect_is_refused_and_says_so():
     dims = ["region", "industry"]
     first = protected(world(2036, 4368, 2457, 657), dims)
     second_world = world(1100, 7621, 265, 265)
-    structure = Structure(dimensions=tuple(dims), additive={d: {} for d in dims}, measure="spending")
+    structure = additive(dims)
     with pytest.raises(DisclosureFailed, match="nothing is published"):
         protect(cube(second_world, dims), structure, RULES, history=[first])
     assert attack([first, everything_hidden(second_world, dims)], dims, RULES.protection)

@@ -70,6 +70,10 @@ def _session_id(settings: Settings, cookie: str | None) -> str | None:
     return session_id if isinstance(session_id, str) else None
 
 
+def _live(row: metadata.DashboardSession | None) -> bool:
+    return row is not None and row.ended_at is None and _aware(row.expires_at) > _now()
+
+
 def key_of(settings: Settings, cookie: str | None) -> metadata.ApiKey | None:
     """The live key a session cookie stands for, or None (absent, forged, too old, signed out,
     key gone)."""
@@ -78,20 +82,18 @@ def key_of(settings: Settings, cookie: str | None) -> metadata.ApiKey | None:
         return None
     with metadata.session(settings.metadata_db_url) as db:
         row = db.get(metadata.DashboardSession, _hash(session_id))
-    if row is None or row.ended_at is not None or _aware(row.expires_at) <= _now():
-        return None
-    return keys.live(settings.metadata_db_url, row.key_id)
+    return keys.live(settings.metadata_db_url, row.key_id) if _live(row) else None
 
 
 def end(settings: Settings, cookie: str | None) -> metadata.ApiKey | None:
     """End the session a cookie carries (signing out); the key it stood for when it was still
     live, for the audit log, else None."""
-    key = key_of(settings, cookie)
     session_id = _session_id(settings, cookie)
     if session_id is None:
         return None
     with metadata.session(settings.metadata_db_url) as db:
         row = db.get(metadata.DashboardSession, _hash(session_id))
+        key = keys.live(settings.metadata_db_url, row.key_id) if _live(row) else None
         if row is not None and row.ended_at is None:
             row.ended_at = _now()
             db.commit()

@@ -13,8 +13,9 @@ this server gave the URL out: each download checks again that the key is live, t
 still granted to it and the version still readable, and is audited.
 
 A query may ask for a version (``{"version": N}``), but only one of the product's releases
-consumers may read (``lcdp.exports.releases``, the same rule as the export API's cursors). Every refusal is a 4xx with
-``{errorCode, message}``: the official client retries 5xx for minutes, 4xx never.
+consumers may read (``lcdp.exports.releases``, the same rule as the export API's cursors).
+Every refusal is a 4xx with ``{errorCode, message}``: the official client retries 5xx for
+minutes, 4xx never.
 """
 
 # no "from __future__ import annotations": FastAPI must see the closures' Depends() objects
